@@ -1,0 +1,13 @@
+"""ghostdet: GhostNet backbones and Ghost-module necks for MMDetection 3.x."""
+from .utils.version_check import check_versions
+from .version import __version__
+
+check_versions()
+
+from .utils.checkpoint import register_safe_globals  # noqa: E402
+
+register_safe_globals()
+
+from . import models  # noqa: E402,F401  (registers into mmdet's MODELS)
+
+__all__ = ['__version__']

@@ -1,0 +1,4 @@
+from .ghostnet import GhostNet
+from .mobilenet_v3 import MobileNetV3
+
+__all__ = ['GhostNet', 'MobileNetV3']

@@ -1,0 +1,227 @@
+"""GhostNet backbone (Han et al., "GhostNet: More Features from Cheap Operations", CVPR 2020)."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmdet.models.utils import make_divisible
+from mmdet.registry import MODELS
+from mmdet.utils import ConfigType, OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import GhostBottleneck
+from ..utils import load_pretrained_init
+
+
+class ConvBnAct(nn.Module):
+    """1x1 conv + norm + act, named ``conv``/``bn1`` like the official ``blocks.9.0``."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm_cfg: ConfigType,
+                 act_cfg: ConfigType) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act1(self.bn1(self.conv(x)))
+
+
+@MODELS.register_module()
+class GhostNet(BaseModule):
+    """GhostNet backbone.
+
+    ``blocks.0`` .. ``blocks.8`` follow the paper's Table 1, ``blocks.9`` is the 1x1 conv to
+    960 (x width) channels. The detection taps are the ends of the stride stages:
+
+    ========= ========= ====== ===========================
+    out_index block     stride channels at widen_factor=1
+    ========= ========= ====== ===========================
+    0         blocks.2  4      24
+    1         blocks.4  8      40
+    2         blocks.6  16     112
+    3         blocks.8  32     160
+    4         blocks.9  32     960
+    ========= ========= ====== ===========================
+
+    Parameter names equal the official ``state_dict_73.98.pth`` (and timm's ``ghostnet_100``), so
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads ImageNet weights directly;
+    ``with_classifier=True`` adds the ImageNet head (``conv_head``, ``classifier``) and makes
+    ``forward`` return logits.
+
+    Args:
+        widen_factor (float): Width multiplier; channels are ``make_divisible(c * w, 4)``.
+            Any positive value (the paper uses 0.5, 1.0, 1.1, 1.3). Defaults to 1.0.
+        out_indices (Sequence[int]): Taps to return, from 0 to 4 (see above).
+            Defaults to (1, 2, 4).
+        frozen_stages (int): Freeze the stem and ``blocks.0`` .. ``blocks.{2 * frozen_stages}``
+            (the stem and the first ``frozen_stages`` stride stages); -1 freezes nothing and 0
+            the stem only. Allowed: -1 to 5. Defaults to -1.
+        ratio (int): Ghost modules' ratio ``s``. Defaults to 2.
+        dw_size (int): Ghost modules' cheap-op kernel ``d``. Defaults to 3.
+        norm_cfg (dict): Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Defaults to ``dict(type='ReLU')``.
+        norm_eval (bool): Keep norm layers in eval mode (frozen statistics) while training.
+            Defaults to False.
+        with_cp (bool): Checkpoint the bottlenecks to save memory. Defaults to False.
+        with_classifier (bool): Add the ImageNet classifier and return logits. Defaults to False.
+        num_classes (int): Classes of the classifier. Defaults to 1000.
+        init_cfg (dict or list[dict], optional): Initialization config, e.g.
+            ``dict(type='Pretrained', checkpoint='state_dict_73.98.pth')``. Defaults to None.
+
+    Example:
+        >>> import torch
+        >>> self = GhostNet(widen_factor=1.0, out_indices=(0, 1, 2, 3, 4)).eval()
+        >>> for out in self(torch.rand(1, 3, 224, 224)):
+        ...     print(tuple(out.shape))
+        (1, 24, 56, 56)
+        (1, 40, 28, 28)
+        (1, 112, 14, 14)
+        (1, 160, 7, 7)
+        (1, 960, 7, 7)
+    """
+
+    # One list per block of ``blocks``; each row: kernel, expansion, out channels, SE ratio, stride.
+    arch_settings = [
+        [[3, 16, 16, 0, 1]],
+        [[3, 48, 24, 0, 2]],
+        [[3, 72, 24, 0, 1]],
+        [[5, 72, 40, 0.25, 2]],
+        [[5, 120, 40, 0.25, 1]],
+        [[3, 240, 80, 0, 2]],
+        [[3, 200, 80, 0, 1],
+         [3, 184, 80, 0, 1],
+         [3, 184, 80, 0, 1],
+         [3, 480, 112, 0.25, 1],
+         [3, 672, 112, 0.25, 1]],
+        [[5, 672, 160, 0.25, 2]],
+        [[5, 960, 160, 0, 1],
+         [5, 960, 160, 0.25, 1],
+         [5, 960, 160, 0, 1],
+         [5, 960, 160, 0.25, 1]],
+    ]  # yapf: disable
+    stem_channels = 16
+    head_conv_channels = 960
+    classifier_channels = 1280
+    # out_index -> index into ``blocks`` (the end of each stride stage, then the 1x1 conv)
+    tap_blocks = (2, 4, 6, 8, 9)
+
+    def __init__(self,
+                 widen_factor: float = 1.0,
+                 out_indices: Sequence[int] = (1, 2, 4),
+                 frozen_stages: int = -1,
+                 ratio: int = 2,
+                 dw_size: int = 3,
+                 norm_cfg: ConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 with_classifier: bool = False,
+                 num_classes: int = 1000,
+                 init_cfg: OptMultiConfig = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
+                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
+                dict(type='Normal', std=0.01, layer='Linear')
+            ]
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
+                or widen_factor <= 0:
+            raise ValueError(f'widen_factor must be a positive number, but got {widen_factor!r}')
+        out_indices = tuple(out_indices)
+        if not out_indices or any(
+                not isinstance(i, int) or not 0 <= i < len(self.tap_blocks)
+                for i in out_indices):
+            raise ValueError('out_indices must be a non-empty sequence of integers in '
+                             f'range(0, {len(self.tap_blocks)}), but got {out_indices!r}')
+        if not (isinstance(frozen_stages, int) and -1 <= frozen_stages <= len(self.tap_blocks)):
+            raise ValueError(f'frozen_stages must be an integer in range(-1, '
+                             f'{len(self.tap_blocks) + 1}), but got {frozen_stages!r}')
+        self.widen_factor = widen_factor
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_classifier = with_classifier
+
+        channels = make_divisible(self.stem_channels * widen_factor, 4)
+        self.conv_stem = nn.Conv2d(3, channels, 3, 2, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+        stage_channels: List[int] = []
+        blocks = []
+        for layer_cfg in self.arch_settings:
+            layers = []
+            for kernel, expansion, out, se_ratio, stride in layer_cfg:
+                out_channels = make_divisible(out * widen_factor, 4)
+                mid_channels = make_divisible(expansion * widen_factor, 4)
+                layers.append(
+                    GhostBottleneck(
+                        channels,
+                        mid_channels,
+                        out_channels,
+                        dw_kernel_size=kernel,
+                        stride=stride,
+                        se_ratio=se_ratio,
+                        ratio=ratio,
+                        dw_size=dw_size,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                        with_cp=with_cp))
+                channels = out_channels
+            blocks.append(nn.Sequential(*layers))
+            stage_channels.append(channels)
+        head_channels = make_divisible(self.head_conv_channels * widen_factor, 4)
+        blocks.append(nn.Sequential(ConvBnAct(channels, head_channels, norm_cfg, act_cfg)))
+        stage_channels.append(head_channels)
+        self.blocks = nn.Sequential(*blocks)
+        self.out_channels: Tuple[int, ...] = tuple(
+            stage_channels[self.tap_blocks[i]] for i in out_indices)
+
+        if with_classifier:
+            self.global_pool = nn.AdaptiveAvgPool2d(1)
+            self.conv_head = nn.Conv2d(head_channels, self.classifier_channels, 1, bias=True)
+            self.act2 = build_activation_layer(act_cfg)
+            self.classifier = nn.Linear(self.classifier_channels, num_classes)
+        self._freeze_stages()
+
+    def init_weights(self) -> None:
+        """Initialize; a ``Pretrained`` init_cfg loads with a key-coverage check (only the
+        classifier keys may be left out when the model has no classifier)."""
+        ignored = () if self.with_classifier else ('conv_head.', 'classifier.')
+        if not load_pretrained_init(self, ignored):
+            super().init_weights()
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.conv_stem, self.bn1]
+        if self.frozen_stages > 0:
+            last_block = self.tap_blocks[self.frozen_stages - 1]
+            frozen += list(self.blocks[:last_block + 1])
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'GhostNet':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: Tensor):
+        x = self.act1(self.bn1(self.conv_stem(x)))
+        feats = {}
+        for idx, block in enumerate(self.blocks):
+            x = block(x)
+            feats[idx] = x
+        if self.with_classifier:
+            x = self.act2(self.conv_head(self.global_pool(x)))
+            return self.classifier(x.flatten(1))
+        return tuple(feats[self.tap_blocks[i]] for i in self.out_indices)

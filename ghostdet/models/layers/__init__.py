@@ -1,0 +1,3 @@
+from .ghost_module import GhostBottleneck, GhostModule, SqueezeExcite
+
+__all__ = ['GhostModule', 'GhostBottleneck', 'SqueezeExcite']

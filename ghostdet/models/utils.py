@@ -1,0 +1,88 @@
+"""Loading pretrained weights with a key-coverage check (mmengine's ``PretrainedInit`` loads with
+``strict=False`` and goes on silently when nothing matches)."""
+from typing import Dict, Iterable, Optional, Sequence
+
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint's parameter names or shapes do not cover the model's."""
+
+
+def _preview(keys: Sequence[str], most: int = 8) -> str:
+    shown = ', '.join(keys[:most])
+    return shown + (f', ... ({len(keys) - most} more)' if len(keys) > most else '')
+
+
+def check_state_dict_keys(model: nn.Module,
+                          state_dict: Dict[str, object],
+                          ignored_prefixes: Iterable[str] = (),
+                          source: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointMismatchError` naming every key that is missing from
+    ``state_dict``, unexpected in it (unless it starts with one of ``ignored_prefixes``), or of
+    another shape."""
+    ignored_prefixes = tuple(ignored_prefixes)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [
+        k for k in state_dict if k not in own and not k.startswith(ignored_prefixes)
+    ]
+    wrong_shape = [
+        f'{k} {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+        for k, v in own.items()
+        if k in state_dict and hasattr(state_dict[k], 'shape')
+        and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong_shape:
+        lines = [f'{source} does not match {type(model).__name__} '
+                 f'({len(own)} model keys, {len(state_dict)} checkpoint keys):']
+        if missing:
+            lines.append(f'  missing from the checkpoint ({len(missing)}): {_preview(missing)}')
+        if unexpected:
+            lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): '
+                         f'{_preview(unexpected)}')
+        if wrong_shape:
+            lines.append(f'  shape mismatch ({len(wrong_shape)}): {_preview(wrong_shape)}')
+        raise CheckpointMismatchError('\n'.join(lines))
+
+
+def load_checked_state_dict(model: nn.Module,
+                            checkpoint: str,
+                            prefix: Optional[str] = None,
+                            ignored_prefixes: Iterable[str] = (),
+                            map_location: str = 'cpu') -> None:
+    """Load ``checkpoint`` (a path; ``prefix`` selects a sub-module's weights, as in
+    ``PretrainedInit``) into ``model`` after :func:`check_state_dict_keys`."""
+    if prefix is None:
+        ckpt = _load_checkpoint(checkpoint, map_location=map_location)
+        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                      for k, v in state_dict.items()}
+    else:
+        state_dict = _load_checkpoint_with_prefix(prefix, checkpoint, map_location)
+    ignored_prefixes = tuple(ignored_prefixes)
+    check_state_dict_keys(model, state_dict, ignored_prefixes, source=checkpoint)
+    kept = {k: v for k, v in state_dict.items() if not k.startswith(ignored_prefixes)}
+    model.load_state_dict(kept, strict=True)
+    MMLogger.get_current_instance().info(
+        f'loaded {len(kept)} tensors into {type(model).__name__} from {checkpoint}'
+        + (f' (left out {len(state_dict) - len(kept)} keys under {ignored_prefixes})'
+           if len(kept) < len(state_dict) else ''))
+
+
+def load_pretrained_init(module: nn.Module, ignored_prefixes: Iterable[str] = ()) -> bool:
+    """If ``module.init_cfg`` is ``Pretrained``, load it with :func:`load_checked_state_dict`
+    and mark the module initialized; return whether it did."""
+    cfg = module.init_cfg
+    if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
+        return False
+    load_checked_state_dict(
+        module,
+        cfg['checkpoint'],
+        prefix=cfg.get('prefix'),
+        ignored_prefixes=ignored_prefixes,
+        map_location=cfg.get('map_location', 'cpu'))
+    module._is_init = True
+    return True

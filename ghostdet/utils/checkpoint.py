@@ -1,0 +1,108 @@
+"""Secure loading of mmengine checkpoints under torch >= 2.6 (``weights_only=True``).
+
+A checkpoint is untrusted input: unpickling it may run arbitrary code. torch >= 2.6 loads with
+``weights_only=True``, which refuses every global that is not allowlisted, and mmengine 0.10.7's
+own checkpoints then fail to load (``HistoryBuffer`` and the numpy objects its ``MessageHub``
+keeps are not allowlisted). This module allowlists exactly what a Runner checkpoint holds, found
+by saving real ones (see ``tests/test_utils/test_checkpoint.py``), and makes mmengine's local
+loader always pass ``weights_only=True``, with an error that names the file and the refused
+global. It never falls back to ``weights_only=False``.
+
+Pickle protocol 2, which ``torch.save`` uses, writes a reference to a method such as
+``HistoryBuffer.mean`` as ``builtins.getattr(HistoryBuffer, 'mean')``. Allowlisting ``getattr``
+itself would let a checkpoint reach any attribute of any allowlisted object, so it is aliased to
+:func:`_history_buffer_getattr`, which resolves only HistoryBuffer's statistics methods.
+"""
+import os
+import pickle
+from typing import Any, Callable, List, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+# HistoryBuffer's registered statistics (mmengine 0.10.7: min, max, current, mean)
+_HISTORY_BUFFER_METHODS = frozenset(('min', 'max', 'current', 'mean'))
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint asked to unpickle something outside the allowlist."""
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Callable:
+    """Stand-in for ``builtins.getattr`` while unpickling: only ``HistoryBuffer``'s statistics
+    methods resolve."""
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    raise UnsafeCheckpointError(
+        f'refused getattr({obj!r}, {name!r}): only HistoryBuffer statistics methods '
+        f'({", ".join(sorted(_HISTORY_BUFFER_METHODS))}) may be looked up from a checkpoint')
+
+
+def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
+    """The numpy objects mmengine's MessageHub pickles (arrays, scalars, dtypes), under the
+    names both numpy 1.x (``numpy.core``) and numpy 2.x (``numpy._core``) write, so checkpoints
+    saved under either load."""
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    out: List[Union[Callable, Tuple[Callable, str]]] = [np.ndarray, np.dtype]
+    for name in ('_reconstruct', 'scalar'):
+        fn = getattr(multiarray, name)
+        for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+            out.append((fn, f'{module}.{name}'))
+    # np.dtype('float64') unpickles to an instance of numpy.dtypes.Float64DType (numpy >= 1.25),
+    # which torch checks when the object is built: allow the numeric and bool ones only
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        for name in ('Float16DType', 'Float32DType', 'Float64DType', 'Int8DType', 'Int16DType',
+                     'Int32DType', 'Int64DType', 'UInt8DType', 'UInt16DType', 'UInt32DType',
+                     'UInt64DType', 'BoolDType', 'LongDType', 'ULongDType', 'LongLongDType',
+                     'ULongLongDType'):
+            if hasattr(dtypes, name):
+                out.append(getattr(dtypes, name))
+    return out
+
+
+def safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
+    """Everything a checkpoint written by mmengine 0.10.7's Runner needs beyond torch's own
+    allowlist."""
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
+
+
+def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
+    """mmengine's local-file loader, with ``weights_only=True`` stated and a clear refusal."""
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UnsafeCheckpointError(
+            f'refused to load {filename}: it asks to unpickle something that is not on '
+            "ghostdet's allowlist of mmengine checkpoint contents, so it was not run. "
+            'Checkpoints are untrusted input; ghostdet never loads with weights_only=False. '
+            f'Reason: {_reason(err)}') from err
+
+
+def _reason(err: Exception) -> str:
+    """The line of torch's weights-only error that names what was refused."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for marker in ('GLOBAL', 'Unsupported global', 'but got', 'refused getattr'):
+        for line in lines:
+            if marker in line:
+                return line
+    return lines[0] if lines else type(err).__name__
+
+
+_registered = False
+
+
+def register_safe_globals() -> None:
+    """Allowlist :func:`safe_globals` for ``torch.load`` and route mmengine's local checkpoint
+    loading through :func:`load_local_checkpoint`. Idempotent; ``import ghostdet`` calls it."""
+    global _registered
+    if _registered:
+        return
+    torch.serialization.add_safe_globals(safe_globals())
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+    _registered = True
