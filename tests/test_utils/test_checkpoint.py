@@ -1,0 +1,153 @@
+"""Checkpoints written by a real mmengine Runner load under weights_only=True after
+``import ghostdet``; checkpoints that would run code are refused and the code does not run."""
+import os
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
+from torch.utils.data import Dataset
+
+import ghostdet  # noqa: F401  (registers the safe globals)
+from ghostdet.utils.checkpoint import UnsafeCheckpointError, safe_globals
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        out = self.linear(inputs).squeeze(-1)
+        if mode == 'loss':
+            return dict(loss=((out - labels)**2).mean())
+        return out
+
+
+class ToyDataset(Dataset):
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return dict(inputs=torch.tensor([i / 8, 1.0]), labels=torch.tensor(float(i % 2)))
+
+
+def make_runner(work_dir, max_epochs, resume=False):
+    return Runner(
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=4,
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[1]),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        resume=resume,
+        randomness=dict(seed=0))
+
+
+@pytest.fixture(scope='module')
+def runner_checkpoint(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('runner')
+    make_runner(work_dir, max_epochs=2).train()
+    return work_dir, work_dir / 'epoch_2.pth'
+
+
+def allowlisted_names():
+    names = set()
+    for entry in safe_globals():
+        if isinstance(entry, tuple):
+            names.add(entry[1])
+        else:
+            names.add(f'{entry.__module__}.{entry.__qualname__}')
+    return names
+
+
+def test_real_runner_checkpoint_needs_only_the_allowlisted_globals(runner_checkpoint):
+    _, path = runner_checkpoint
+    registered = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    try:
+        # what mmengine 0.10.7 pickles beyond torch's own allowlist
+        needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    finally:
+        torch.serialization.add_safe_globals(registered)
+    assert {'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr'} <= needed
+    assert needed <= allowlisted_names()
+    ckpt = torch.load(path, weights_only=True)
+    assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    assert ckpt['meta']['epoch'] == 2
+
+
+def test_real_runner_checkpoint_loads_for_test(runner_checkpoint):
+    _, path = runner_checkpoint
+    model = ToyModel()
+    ckpt = load_checkpoint(model, str(path), map_location='cpu')
+    saved = ckpt['state_dict']['linear.weight']
+    assert torch.equal(model.linear.weight.data, saved)
+
+
+def test_real_runner_checkpoint_resumes(runner_checkpoint, tmp_path):
+    work_dir, _ = runner_checkpoint
+    runner = make_runner(work_dir, max_epochs=3, resume=True)
+    runner.train()
+    assert runner.epoch == 3
+    assert (work_dir / 'epoch_3.pth').exists()
+    # the resumed run went on from epoch 2's state: its loss history came along
+    history = runner.message_hub.get_scalar('train/loss')
+    assert len(history.data[0]) == 3 * 2  # 3 epochs x 2 iterations
+
+
+class RunsShell:
+    """A pickle whose loading would run a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_checkpoint_that_runs_code_is_refused(tmp_path):
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'payload': RunsShell(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(str(path))
+    assert str(path) in str(err.value)
+    assert 'system' in str(err.value)  # names the refused global
+    assert not marker.exists()
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint(ToyModel(), str(path))
+    assert not marker.exists()
+
+
+class ReachesPastHistoryBuffer:
+
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'getattr.pth'
+    torch.save({'x': ReachesPastHistoryBuffer()}, path)
+    with pytest.raises(UnsafeCheckpointError, match="refused getattr.*'__init__'"):
+        _load_checkpoint(str(path))
+
+
+def test_weights_only_stays_on_even_if_env_asks_otherwise(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'payload': RunsShell(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError):
+        _load_checkpoint(str(path))
+    assert not marker.exists()
