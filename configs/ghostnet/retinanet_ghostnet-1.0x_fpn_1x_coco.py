@@ -1,0 +1,10 @@
+# RetinaNet + GhostNet 1.0x + FPN: the width with official ImageNet weights.
+_base_ = './retinanet_ghostnet-1.1x_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        widen_factor=1.0,
+        # official GhostNet 1.0x weights (timm ghostnet_100 / state_dict_73.98.pth), local file:
+        # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/state_dict_73.98.pth'),
+    ),
+    neck=dict(in_channels=[40, 112, 960]))
