@@ -21,14 +21,13 @@ def check_state_dict_keys(model: nn.Module,
                           ignored_prefixes: Iterable[str] = (),
                           source: str = 'checkpoint') -> None:
     """Raise :class:`CheckpointMismatchError` naming every key that is missing from
-    ``state_dict``, unexpected in it (unless it starts with one of ``ignored_prefixes``), or of
-    another shape."""
+    ``state_dict``, unexpected in it, or of another shape; keys (of either side) that start
+    with one of ``ignored_prefixes`` are left out of the check."""
     ignored_prefixes = tuple(ignored_prefixes)
-    own = model.state_dict()
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith(ignored_prefixes)}
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(ignored_prefixes)}
     missing = [k for k in own if k not in state_dict]
-    unexpected = [
-        k for k in state_dict if k not in own and not k.startswith(ignored_prefixes)
-    ]
+    unexpected = [k for k in state_dict if k not in own]
     wrong_shape = [
         f'{k} {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
         for k, v in own.items()

@@ -1,0 +1,20 @@
+"""Complexity (paper-convention MACs, mmengine FlopAnalyzer) and latency of backbones and
+detectors, for ``tools/analysis``."""
+from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
+                        ImageNetClassifier, PaperNumber, backbone_out_channels,
+                        build_backbone, build_classifier)
+from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_flops,
+                         count_paper_macs, count_params, detector_complexity,
+                         format_complexity_table, synthetic_rois)
+from .detectors import build_detector, load_config, replace_backbone, synthetic_batch
+from .latency import (LatencyResult, benchmark_module, format_latency_table,
+                      measure_latency, module_runner, num_threads)
+
+__all__ = [
+    'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
+    'PaperNumber', 'backbone_out_channels', 'build_backbone', 'build_classifier',
+    'ComponentComplexity', 'PaperMacCounter', 'count_mmengine_flops', 'count_paper_macs',
+    'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
+    'build_detector', 'load_config', 'replace_backbone', 'synthetic_batch', 'LatencyResult',
+    'benchmark_module', 'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
+]

@@ -1,0 +1,165 @@
+"""Detectors from mmdet configs, backbone swaps and synthetic inputs, for analysis without data."""
+import copy
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from torch import Tensor
+
+from .backbones import backbone_out_channels
+from .complexity import padded_shape
+
+ConfigLike = Union[str, Path, Config]
+
+
+def resolve_config_path(config: Union[str, Path]) -> Path:
+    """The file of ``config``; ``package::relative/path.py`` (as configs' ``_base_`` use it) is
+    looked up in the installed package's ``.mim/configs``, e.g. ``mmdet::retinanet/...``.
+
+    Args:
+        config (str or Path): A file path or ``package::path``.
+
+    Returns:
+        Path: The config file (not checked for existence).
+    """
+    config = str(config)
+    if '::' not in config:
+        return Path(config)
+    from mmengine.utils import get_installed_path
+
+    package, relative = config.split('::', 1)
+    return Path(get_installed_path(package)) / '.mim' / 'configs' / relative
+
+
+def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Config:
+    """Load an mmdet config (its ``custom_imports``, e.g. ``ghostdet``, are imported).
+
+    Args:
+        config (str, Path or Config): A config file, ``mmdet::...`` path (see
+            :func:`resolve_config_path`) or loaded config (copied, not modified).
+        cfg_options (dict, optional): ``key.sub=value`` overrides, as ``--cfg-options`` gives
+            them. Defaults to None.
+
+    Returns:
+        Config: The config.
+    """
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        cfg = Config.fromfile(str(resolve_config_path(config)))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def build_detector(config: ConfigLike,
+                   cfg_options: Optional[dict] = None,
+                   checkpoint: Optional[str] = None,
+                   device: str = 'cpu') -> nn.Module:
+    """Build the detector of an mmdet config in eval mode; no dataset is needed.
+
+    Weights stay as the constructors leave them unless ``checkpoint`` is given (``init_cfg``
+    is not applied, so nothing is loaded or downloaded): fine for counting and timing.
+
+    Args:
+        config (str, Path or Config): The config.
+        cfg_options (dict, optional): Overrides merged into the config. Defaults to None.
+        checkpoint (str, optional): A local checkpoint to load. Defaults to None.
+        device (str): Defaults to ``'cpu'``.
+
+    Returns:
+        nn.Module: The detector.
+    """
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    register_all_modules()
+    cfg = load_config(config, cfg_options)
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model.to(device)
+    model.eval()
+    return model
+
+
+def replace_backbone(config: ConfigLike,
+                     backbone: Optional[dict] = None,
+                     neck_type: Optional[str] = None) -> Config:
+    """A copy of ``config`` with its backbone and/or neck type changed.
+
+    The neck's ``in_channels`` are set to what the new backbone returns, so any backbone drops
+    into any FPN-style config.
+
+    Args:
+        config (str, Path or Config): The detector config.
+        backbone (dict, optional): Keys overriding the config's backbone (e.g.
+            ``dict(widen_factor=1.3)``); with a different ``type`` the backbone is replaced by
+            ``backbone`` alone. None keeps it. Defaults to None.
+        neck_type (str, optional): New neck type, e.g. ``'GhostFPN'`` (same arguments as
+            ``FPN``). None keeps it. Defaults to None.
+
+    Returns:
+        Config: The new config.
+    """
+    from mmdet.registry import MODELS
+
+    cfg = load_config(config)
+    if backbone is not None:
+        old = cfg.model.backbone.to_dict()
+        if 'type' in backbone and backbone['type'] != old['type']:
+            old = {}
+        old.update(copy.deepcopy(backbone))
+        cfg.model.backbone = ConfigDict(old)
+        built = MODELS.build(cfg.model.backbone)
+        cfg.model.neck.in_channels = list(backbone_out_channels(built))
+    if neck_type is not None:
+        cfg.model.neck.type = neck_type
+    return cfg
+
+
+def synthetic_batch(model: nn.Module,
+                    shape: Sequence[int] = (800, 1333),
+                    batch_size: int = 1,
+                    pad: bool = True,
+                    seed: int = 0) -> Tuple[Tensor, List]:
+    """Random images and ``DetDataSample`` metainfo for ``model.predict`` / ``mode='tensor'``.
+
+    The images stand for the data preprocessor's output (normalised and padded): shape ``(H, W)``
+    rounded up to its ``pad_size_divisor`` when ``pad``.
+
+    Args:
+        model (nn.Module): The detector (for its device and pad divisor).
+        shape (Sequence[int]): Image ``(H, W)``. Defaults to (800, 1333).
+        batch_size (int): Defaults to 1.
+        pad (bool): Pad as the data preprocessor does. Defaults to True.
+        seed (int): Defaults to 0.
+
+    Returns:
+        tuple[Tensor, list[DetDataSample]]: ``(batch_inputs, batch_data_samples)``.
+    """
+    from mmdet.structures import DetDataSample
+
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be positive, but got {batch_size!r}')
+    height, width = (int(s) for s in shape)
+    divisor = getattr(model.data_preprocessor, 'pad_size_divisor', 1) if pad else 1
+    pad_h, pad_w = padded_shape((height, width), divisor)
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(batch_size, 3, pad_h, pad_w, generator=gen).to(device)
+    samples = []
+    for _ in range(batch_size):
+        sample = DetDataSample()
+        sample.set_metainfo(
+            dict(
+                img_shape=(height, width),
+                ori_shape=(height, width),
+                pad_shape=(pad_h, pad_w),
+                batch_input_shape=(pad_h, pad_w),
+                scale_factor=(1.0, 1.0)))
+        samples.append(sample)
+    return inputs, samples

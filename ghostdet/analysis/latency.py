@@ -1,0 +1,279 @@
+"""Latency measurement: warm-up, timed runs, median and spread, on CPU or CUDA.
+
+Each run is timed with ``time.perf_counter``; on CUDA the device is synchronised before the
+clock starts and before it stops, so a run's time is its whole GPU work. Results are per batch;
+:class:`LatencyResult` gives per-image numbers as well.
+"""
+import statistics
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .complexity import Inputs, _as_args, eval_no_grad
+
+
+@contextmanager
+def num_threads(threads: Optional[int]) -> Iterator[int]:
+    """Set ``torch.set_num_threads`` for the block and restore it afterwards.
+
+    Args:
+        threads (int, optional): Threads for intra-op parallelism; None keeps the current
+            setting.
+
+    Yields:
+        int: The number of threads in effect.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f'threads must be positive, but got {threads!r}')
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile ``q`` (0..100) of sorted values."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = (len(sorted_values) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+@dataclass
+class LatencyResult:
+    """Timings of one benchmark.
+
+    Attributes:
+        name (str): What was timed.
+        device (str): ``'cpu'`` or ``'cuda'`` (with the device name when known).
+        batch_size (int): Images per run.
+        threads (int): ``torch.get_num_threads()`` during the runs.
+        amp (bool): Whether CUDA autocast (fp16) was on.
+        warmup (int): Untimed runs before the timed ones.
+        times_ms (list[float]): Time of each timed run (one batch), in ms.
+    """
+    name: str
+    device: str
+    batch_size: int
+    threads: int
+    amp: bool
+    warmup: int
+    times_ms: List[float] = field(default_factory=list)
+
+    @property
+    def runs(self) -> int:
+        return len(self.times_ms)
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` (0..100) of the per-batch time, in ms."""
+        return _percentile(sorted(self.times_ms), q)
+
+    @property
+    def median_ms(self) -> float:
+        """Median time of one batch, in ms."""
+        return statistics.median(self.times_ms)
+
+    @property
+    def p10_ms(self) -> float:
+        return self.percentile(10)
+
+    @property
+    def p90_ms(self) -> float:
+        return self.percentile(90)
+
+    @property
+    def ms_per_image(self) -> float:
+        """Median batch time divided by the batch size."""
+        return self.median_ms / self.batch_size
+
+    @property
+    def images_per_s(self) -> float:
+        """Throughput at the median batch time."""
+        return 1000.0 * self.batch_size / self.median_ms
+
+    def summary(self) -> str:
+        """One line: median and p10-p90 per image, throughput and the settings."""
+        precision = 'AMP fp16' if self.amp else 'fp32'
+        return (f'{self.name}: {self.ms_per_image:.2f} ms/image median '
+                f'(p10 {self.p10_ms / self.batch_size:.2f}, '
+                f'p90 {self.p90_ms / self.batch_size:.2f}), {self.images_per_s:.1f} images/s; '
+                f'{self.device}, {precision}, batch {self.batch_size}, threads {self.threads}, '
+                f'{self.warmup} warm-up + {self.runs} runs')
+
+
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_latency(fn: Callable[[], Any],
+                    runs: int = 50,
+                    warmup: int = 10,
+                    device: str = 'cpu',
+                    batch_size: int = 1,
+                    amp: bool = False,
+                    name: str = 'model',
+                    progress: Optional[Callable[[str], None]] = _log_stderr,
+                    progress_every_s: float = 5.0) -> LatencyResult:
+    """Time ``fn()``: ``warmup`` untimed calls, then ``runs`` timed ones.
+
+    Args:
+        fn (Callable[[], Any]): One run (one batch). It should already be in the wanted
+            no-grad/autocast state (see :func:`module_runner`).
+        runs (int): Timed runs. Defaults to 50.
+        warmup (int): Untimed runs first (allocator, caches, cuDNN autotuning). Defaults to 10.
+        device (str): ``'cpu'`` or ``'cuda'`` (``'cuda:N'``); on CUDA each run is synchronised.
+            Defaults to ``'cpu'``.
+        batch_size (int): Images per run, for per-image numbers. Defaults to 1.
+        amp (bool): Recorded in the result only (``module_runner`` applies it). Defaults to False.
+        name (str): Label of the result. Defaults to ``'model'``.
+        progress (Callable[[str], None], optional): Receives a progress line at most every
+            ``progress_every_s`` seconds and a summary at the end; None for silence. Defaults to
+            printing to stderr.
+        progress_every_s (float): Defaults to 5.0.
+
+    Returns:
+        LatencyResult: The timings.
+    """
+    if runs < 1 or warmup < 0 or batch_size < 1:
+        raise ValueError(f'need runs >= 1, warmup >= 0 and batch_size >= 1, but got '
+                         f'runs={runs}, warmup={warmup}, batch_size={batch_size}')
+    is_cuda = str(device).startswith('cuda')
+    if is_cuda and not torch.cuda.is_available():
+        raise RuntimeError('device is CUDA but torch.cuda.is_available() is False')
+    sync = torch.cuda.synchronize if is_cuda else (lambda: None)
+    device_name = f'cuda ({torch.cuda.get_device_name()})' if is_cuda else 'cpu'
+    result = LatencyResult(name, device_name, batch_size, torch.get_num_threads(), amp, warmup)
+    last_report = time.perf_counter()
+    for i in range(warmup + runs):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        end = time.perf_counter()
+        if i >= warmup:
+            result.times_ms.append((end - start) * 1000)
+        if progress is not None and end - last_report >= progress_every_s:
+            last_report = end
+            done = f'warm-up {i + 1}/{warmup}' if i < warmup else f'run {i + 1 - warmup}/{runs}'
+            median = f', median so far {result.median_ms:.1f} ms' if result.times_ms else ''
+            progress(f'  [{name}] {done}{median}')
+    if progress is not None:
+        progress(f'  {result.summary()}')
+    return result
+
+
+def module_runner(model: nn.Module,
+                  inputs: Inputs,
+                  amp: bool = False,
+                  device: str = 'cpu',
+                  **kwargs: Any) -> Callable[[], Any]:
+    """A no-argument function running ``model(*inputs, **kwargs)`` for inference.
+
+    The model is put in eval mode (call the returned function inside the same process; the
+    training flags are not restored). Each call runs under ``torch.inference_mode`` and, when
+    ``amp``, under CUDA autocast to fp16.
+
+    Args:
+        model (nn.Module): The model.
+        inputs (Tensor or Sequence): Input tensor or positional arguments.
+        amp (bool): fp16 autocast; CUDA only. Defaults to False.
+        device (str): Where ``model`` and ``inputs`` are. Defaults to ``'cpu'``.
+        **kwargs: Keyword arguments of the call, e.g. ``mode='tensor'``.
+
+    Returns:
+        Callable[[], Any]: The runner.
+    """
+    if amp and not str(device).startswith('cuda'):
+        raise ValueError('amp (fp16 autocast) is only supported on CUDA devices')
+    model.eval()
+    args = _as_args(inputs)
+
+    def run() -> Any:
+        autocast = torch.autocast('cuda', dtype=torch.float16) if amp else nullcontext()
+        with torch.inference_mode(), autocast:
+            return model(*args, **kwargs)
+
+    return run
+
+
+def benchmark_module(model: nn.Module,
+                     inputs: Inputs,
+                     runs: int = 50,
+                     warmup: int = 10,
+                     device: str = 'cpu',
+                     amp: bool = False,
+                     threads: Optional[int] = None,
+                     name: str = 'model',
+                     progress: Optional[Callable[[str], None]] = _log_stderr,
+                     **kwargs: Any) -> LatencyResult:
+    """Latency of ``model(*inputs, **kwargs)``: :func:`module_runner` + :func:`measure_latency`.
+
+    Args:
+        model (nn.Module): The model, already on ``device``.
+        inputs (Tensor or Sequence): Input tensor (its first dimension is the batch size) or
+            positional arguments (the first one's first dimension is the batch size).
+        runs (int): Timed runs. Defaults to 50.
+        warmup (int): Untimed runs. Defaults to 10.
+        device (str): Defaults to ``'cpu'``.
+        amp (bool): CUDA fp16 autocast. Defaults to False.
+        threads (int, optional): ``torch.set_num_threads`` during the runs; None keeps the
+            current setting. Defaults to None.
+        name (str): Label. Defaults to ``'model'``.
+        progress (Callable[[str], None], optional): See :func:`measure_latency`.
+        **kwargs: Keyword arguments of the call.
+
+    Returns:
+        LatencyResult: The timings.
+    """
+    args = _as_args(inputs)
+    batch_size = int(args[0].shape[0]) if args and isinstance(args[0], torch.Tensor) else 1
+    with num_threads(threads), eval_no_grad(model):
+        run = module_runner(model, args, amp=amp, device=device, **kwargs)
+        return measure_latency(
+            run,
+            runs=runs,
+            warmup=warmup,
+            device=device,
+            batch_size=batch_size,
+            amp=amp,
+            name=name,
+            progress=progress)
+
+
+def format_latency_table(results: Sequence[LatencyResult],
+                         baseline: Optional[str] = None) -> str:
+    """A markdown table of latency results.
+
+    Args:
+        results (Sequence[LatencyResult]): The results.
+        baseline (str, optional): Name of the result the ``ratio`` column divides by (e.g.
+            ``'MobileNetV3-Large'``); None leaves the column out. Defaults to None.
+
+    Returns:
+        str: The table.
+    """
+    base = next((r for r in results if r.name == baseline), None)
+    head = '| model | device | precision | batch | threads | ms/image median | p10-p90 (ms) '
+    head += '| images/s | runs |'
+    if base is not None:
+        head += f' vs {baseline} |'
+    lines = [head, '|---|---|---|---:|---:|---:|---:|---:|---:|' + ('---:|' if base else '')]
+    for r in results:
+        line = (f'| {r.name} | {r.device} | {"AMP fp16" if r.amp else "fp32"} | {r.batch_size} '
+                f'| {r.threads} | {r.ms_per_image:.2f} | {r.p10_ms / r.batch_size:.2f}-'
+                f'{r.p90_ms / r.batch_size:.2f} | {r.images_per_s:.1f} '
+                f'| {r.warmup}+{r.runs} |')
+        if base is not None:
+            line += f' {r.ms_per_image / base.ms_per_image:.2f}x |'
+        lines.append(line)
+    return '\n'.join(lines)

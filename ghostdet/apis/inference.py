@@ -1,0 +1,90 @@
+"""Library side of ``tools/demo.py``: detect objects in images, draw them, write JSON."""
+import glob
+import json
+import os.path as osp
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+from mmengine.utils import ProgressBar
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def collect_images(inputs: Union[str, Sequence[str]]) -> List[str]:
+    """Image paths from a file, a folder (its images, sorted) or a glob pattern, or a list of
+    these. Raises FileNotFoundError naming what matched nothing."""
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    images: List[str] = []
+    for item in map(str, items):
+        if osp.isdir(item):
+            found = sorted(str(p) for p in Path(item).iterdir()
+                           if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif osp.isfile(item):
+            found = [item]
+        else:
+            found = sorted(p for p in glob.glob(item, recursive=True)
+                           if p.lower().endswith(IMAGE_SUFFIXES))
+        if not found:
+            raise FileNotFoundError(f'no images found at {item!r} (a file, a folder of '
+                                    f'{"/".join(IMAGE_SUFFIXES)} images, or a glob pattern)')
+        images.extend(found)
+    return images
+
+
+def run_demo(config: str,
+             checkpoint: Optional[str],
+             inputs: Union[str, Sequence[str]],
+             out_dir: str,
+             device: str = 'cpu',
+             score_thr: float = 0.3,
+             draw: bool = True) -> List[dict]:
+    """Detect objects in ``inputs``; write ``out_dir/vis/<image name>`` pictures (boxes with
+    score >= ``score_thr``) and ``out_dir/predictions.json``; return the predictions.
+
+    Each prediction: ``{'image', 'width', 'height', 'boxes': [[x1, y1, x2, y2], ...],
+    'labels': [...], 'classes': [...], 'scores': [...]}``.
+    """
+    from mmdet.apis import inference_detector, init_detector
+    from mmdet.registry import VISUALIZERS
+
+    if not 0 <= score_thr <= 1:
+        raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
+    images = collect_images(inputs)
+    model = init_detector(config, checkpoint, device=device)
+    classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
+    visualizer = None
+    if draw:
+        vis_cfg = model.cfg.visualizer.copy()
+        vis_cfg.name = f'ghostdet_demo_{id(model)}'
+        visualizer = VISUALIZERS.build(vis_cfg)
+        visualizer.dataset_meta = model.dataset_meta
+    out = Path(out_dir)
+    (out / 'vis').mkdir(parents=True, exist_ok=True)
+    predictions = []
+    bar = ProgressBar(len(images))
+    for path in images:
+        result = inference_detector(model, path)
+        pred = result.pred_instances
+        keep = pred.scores >= score_thr
+        labels = pred.labels[keep].tolist()
+        height, width = result.ori_shape
+        predictions.append(
+            dict(
+                image=path,
+                width=int(width),
+                height=int(height),
+                boxes=[[round(float(v), 2) for v in box] for box in pred.bboxes[keep]],
+                labels=labels,
+                classes=[classes[i] if i < len(classes) else str(i) for i in labels],
+                scores=[round(float(s), 4) for s in pred.scores[keep]]))
+        if visualizer is not None:
+            image = mmcv.imread(path, channel_order='rgb')
+            visualizer.add_datasample(
+                osp.basename(path), image, result, draw_gt=False, show=False,
+                pred_score_thr=score_thr, out_file=str(out / 'vis' / osp.basename(path)))
+        bar.update()
+    with open(out / 'predictions.json', 'w') as f:
+        json.dump(predictions, f, indent=1)
+    print(f'\nwrote {len(images)} pictures to {out / "vis"} and {out / "predictions.json"}')
+    return predictions

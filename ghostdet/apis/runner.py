@@ -1,0 +1,148 @@
+"""Library side of ``tools/train.py`` and ``tools/test.py``: config handling and the Runner."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction: used by the tools)
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+PROGRESS_HOOK = dict(type='ProgressBarHook')
+
+
+def load_config(config: str,
+                work_dir: Optional[str] = None,
+                cfg_options: Optional[dict] = None,
+                launcher: str = 'none') -> Config:
+    """Read ``config`` and apply the options every tool shares.
+
+    The work dir follows mmdet's precedence: ``work_dir`` argument > the config's
+    ``work_dir`` > ``./work_dirs/<config name>``.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on CPU-only machines (gloo): mmengine's ``init_dist``
+    calls ``torch.cuda.set_device`` and wraps DDP with ``device_ids=[LOCAL_RANK]``, both of
+    which fail without CUDA, so start the process group here and pass ``device_ids=None``."""
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='gloo'))
+    wrapper = dict(cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel'))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    cfg.pop('sync_bn', None)  # SyncBatchNorm needs CUDA
+
+
+def build_runner(cfg: Config) -> Runner:
+    setup_cpu_distributed(cfg)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+def build_train_config(config: str,
+                       work_dir: Optional[str] = None,
+                       resume: Optional[str] = None,
+                       amp: bool = False,
+                       auto_scale_lr: bool = False,
+                       cfg_options: Optional[dict] = None,
+                       launcher: str = 'none') -> Config:
+    """The config ``tools/train.py`` trains with.
+
+    Args:
+        resume: None (start fresh, or ``load_from`` of the config), ``'auto'`` (the latest
+            checkpoint in the work dir) or a checkpoint path.
+        amp: Mixed precision (``AmpOptimWrapper``); needs a CUDA device.
+        auto_scale_lr: Scale the learning rate by the actual batch size over
+            ``auto_scale_lr.base_batch_size``.
+    """
+    cfg = load_config(config, work_dir, cfg_options, launcher)
+    if amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); '
+                               'none is available here')
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            print('AMP is already enabled in the config')
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise KeyError('--auto-scale-lr needs `auto_scale_lr = dict(enable=..., '
+                           'base_batch_size=...)` in the config')
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def train(cfg: Config) -> Runner:
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+def build_test_config(config: str,
+                      checkpoint: str,
+                      work_dir: Optional[str] = None,
+                      out: Optional[str] = None,
+                      show_dir: Optional[str] = None,
+                      cfg_options: Optional[dict] = None,
+                      launcher: str = 'none') -> Config:
+    """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
+    ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
+    ``show_dir``, and a progress bar."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    cfg = load_config(config, work_dir, cfg_options, launcher)
+    cfg.load_from = checkpoint
+    if show_dir is not None:
+        vis = cfg.default_hooks.get('visualization')
+        if vis is None:
+            raise KeyError('--show-dir needs a `visualization` hook in default_hooks')
+        vis.draw = True
+        vis.test_out_dir = osp.abspath(show_dir)
+    if out is not None:
+        if not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl file, got {out}')
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+            cfg.test_evaluator
+        ]
+        cfg.test_evaluator = list(evaluators) + [dict(type='DumpDetResults', out_file_path=out)]
+    hooks = list(cfg.get('custom_hooks', []))
+    if not any(h.get('type') == PROGRESS_HOOK['type'] for h in hooks):
+        hooks.append(dict(PROGRESS_HOOK))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def test(cfg: Config) -> dict:
+    """Run the test loop; return the metrics."""
+    runner = build_runner(cfg)
+    return runner.test()
+
+
+def local_rank() -> int:
+    return int(os.environ.get('LOCAL_RANK', 0))

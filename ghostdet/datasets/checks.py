@@ -1,0 +1,421 @@
+"""Early, clear errors for bad data: each names the file or the config setting at fault.
+
+Registered into mmdet's registries (``import ghostdet`` registers them):
+
+- ``LoadImageFromFileChecked`` (``TRANSFORMS``): mmcv's ``LoadImageFromFile`` that names the file
+  of a missing, empty, corrupt or truncated image; ``skip_unreadable=True`` warns and returns
+  None instead, so that a training dataset draws another sample.
+- ``CheckedCocoDataset`` (``DATASETS``): mmdet's ``CocoDataset`` that names the annotation file
+  when it is missing, empty, not JSON, has no images or categories, uses undeclared
+  ``category_id`` values, or declares categories that do not match ``metainfo['classes']``.
+- ``NumClassesCheckHook`` (``HOOKS``): before train / val / test, compares the detector head's
+  ``num_classes`` with the dataset's classes and names both settings.
+"""
+import io
+import json
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+import torch.nn as nn
+from mmcv.transforms import LoadImageFromFile
+from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
+from mmdet.registry import DATASETS, HOOKS, TRANSFORMS
+from mmengine import fileio
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from PIL import Image, ImageFile
+
+
+class UnreadableImageError(OSError):
+    """An image file exists but is empty, corrupt or truncated."""
+
+
+class AnnotationFileError(ValueError):
+    """An annotation file is empty, malformed or inconsistent with the dataset's classes."""
+
+
+class NumClassesMismatchError(ValueError):
+    """The detector head's ``num_classes`` differs from the dataset's number of classes."""
+
+
+class UnreadableImageWarning(UserWarning):
+    """An unreadable image was skipped (``LoadImageFromFileChecked(skip_unreadable=True)``)."""
+
+
+def _preview(items: Sequence, most: int = 8) -> str:
+    shown = ', '.join(str(i) for i in items[:most])
+    return shown + (f', ... ({len(items) - most} more)' if len(items) > most else '')
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+
+_JPEG_START, _JPEG_END = b'\xff\xd8\xff', b'\xff\xd9'
+_PNG_START, _PNG_END = b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82'
+
+
+@contextmanager
+def _strict_pil() -> Iterator[None]:
+    """PIL raises on truncated data only while ``ImageFile.LOAD_TRUNCATED_IMAGES`` is False."""
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def find_truncation(img_bytes: bytes) -> Optional[str]:
+    """Why a JPEG or PNG is truncated, or None when it is complete (or of another format).
+
+    cv2 decodes a truncated JPEG with a warning on stderr and grey rows at the bottom, so a
+    decoder's success says nothing. A file that ends with its format's end marker is complete;
+    otherwise (data may follow the marker) PIL decodes it strictly to decide.
+
+    Args:
+        img_bytes (bytes): The file's content.
+
+    Returns:
+        str | None: The reason, e.g. ``'truncated JPEG (image file is truncated ...)'``.
+    """
+    if img_bytes.startswith(_JPEG_START):
+        kind, end = 'JPEG', _JPEG_END
+    elif img_bytes.startswith(_PNG_START):
+        kind, end = 'PNG', _PNG_END
+    else:
+        return None
+    if img_bytes[-64:].rstrip(b'\x00\r\n\t ').endswith(end):
+        return None
+    try:
+        with _strict_pil(), Image.open(io.BytesIO(img_bytes)) as img:
+            img.load()
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError ... on bad data
+        return f'truncated {kind} ({e})'
+    return None
+
+
+def load_image_checked(filename: str,
+                       color_type: str = 'color',
+                       imdecode_backend: str = 'cv2',
+                       backend_args: Optional[dict] = None) -> np.ndarray:
+    """Read and decode an image, raising an error that names the file when it cannot.
+
+    Args:
+        filename (str): Path or URI of the image.
+        color_type (str): ``flag`` of :func:`mmcv.imfrombytes`. Defaults to 'color'.
+        imdecode_backend (str): ``backend`` of :func:`mmcv.imfrombytes`. Defaults to 'cv2'.
+        backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
+
+    Returns:
+        np.ndarray: The decoded image.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        UnreadableImageError: It is empty, corrupt (cannot be decoded) or truncated.
+    """
+    try:
+        img_bytes = fileio.get(filename, backend_args=backend_args)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'image file {filename} does not exist') from e
+    if len(img_bytes) == 0:
+        raise UnreadableImageError(f'image file {filename} is empty (0 bytes)')
+    truncation = find_truncation(img_bytes)
+    if truncation:
+        raise UnreadableImageError(f'image file {filename} is a {truncation}')
+    try:
+        img = mmcv.imfrombytes(img_bytes, flag=color_type, backend=imdecode_backend)
+    except Exception as e:
+        raise UnreadableImageError(
+            f'image file {filename} is corrupt: {imdecode_backend} cannot decode it ({e})') from e
+    if img is None:
+        raise UnreadableImageError(
+            f'image file {filename} is corrupt: {imdecode_backend} cannot decode it '
+            f'({len(img_bytes)} bytes starting {img_bytes[:8]!r})')
+    return img
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFileChecked(LoadImageFromFile):
+    """``LoadImageFromFile`` whose errors name the missing, corrupt or truncated file.
+
+    A drop-in for ``dict(type='LoadImageFromFile')`` in a pipeline. Truncated JPEG and PNG files,
+    which cv2 would decode with a grey bottom and only a warning on stderr, are errors too.
+
+    Args:
+        skip_unreadable (bool): Warn (naming the file, :class:`UnreadableImageWarning`) and
+            return None instead of raising; a training dataset (mmengine ``BaseDataset``) then
+            draws another sample. A test-mode dataset raises on None, so this does not help in
+            val or test. Defaults to False.
+        **kwargs: The arguments of mmcv's ``LoadImageFromFile`` (``to_float32``, ``color_type``,
+            ``imdecode_backend``, ``backend_args``, ...). Its ``ignore_empty=True`` acts like
+            ``skip_unreadable=True``.
+    """
+
+    def __init__(self, skip_unreadable: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.skip_unreadable = skip_unreadable
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Load ``results['img_path']`` into ``img``, ``img_shape`` and ``ori_shape``.
+
+        Args:
+            results (dict): Needs ``img_path``.
+
+        Returns:
+            dict | None: The results, or None for an unreadable file when skipping.
+        """
+        filename = results['img_path']
+        backend_args = self.backend_args
+        if self.file_client_args is not None:  # deprecated, but honoured like the parent
+            backend_args = self.file_client_args
+        try:
+            img = load_image_checked(filename, self.color_type, self.imdecode_backend,
+                                     backend_args)
+        except (FileNotFoundError, UnreadableImageError) as e:
+            if not (self.skip_unreadable or self.ignore_empty):
+                raise
+            warnings.warn(f'skipped: {e}', UnreadableImageWarning)
+            return None
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f', skip_unreadable={self.skip_unreadable})'
+
+
+# ---------------------------------------------------------------------------------------------
+# annotation files
+
+def read_coco_json(ann_file: str, backend_args: Optional[dict] = None) -> dict:
+    """Read a COCO annotation file, raising errors that name it for every structural fault.
+
+    Checked: the file exists, is not empty, is JSON, is an object with a non-empty ``images``
+    list and a non-empty ``categories`` list, every annotation has a 4-number ``bbox`` and a
+    ``category_id`` that ``categories`` declares.
+
+    Args:
+        ann_file (str): Path or URI of the json.
+        backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
+
+    Returns:
+        dict: The parsed json.
+    """
+    if not fileio.exists(ann_file, backend_args=backend_args):
+        raise FileNotFoundError(f'annotation file {ann_file} does not exist')
+    content = fileio.get(ann_file, backend_args=backend_args)
+    if len(content.strip()) == 0:
+        raise AnnotationFileError(f'annotation file {ann_file} is empty ({len(content)} bytes)')
+    try:
+        data = json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AnnotationFileError(f'annotation file {ann_file} is not valid JSON: {e}') from e
+    if not isinstance(data, dict):
+        raise AnnotationFileError(
+            f'annotation file {ann_file} holds a JSON {type(data).__name__}, not a COCO object '
+            "with 'images', 'annotations' and 'categories'")
+    if not isinstance(data.get('images'), list) or not data['images']:
+        raise AnnotationFileError(f"annotation file {ann_file} has no images ('images' is "
+                                  f"{'missing' if 'images' not in data else 'empty'})")
+    categories = data.get('categories')
+    if not isinstance(categories, list) or not categories:
+        raise AnnotationFileError(f"annotation file {ann_file} declares no categories")
+    declared = {cat.get('id') for cat in categories if isinstance(cat, dict)}
+    undeclared: List[Tuple[object, object, object]] = []
+    bad_boxes: List[Tuple[object, object]] = []
+    for ann in data.get('annotations') or []:
+        if ann.get('category_id') not in declared:
+            undeclared.append((ann.get('id'), ann.get('image_id'), ann.get('category_id')))
+        bbox = ann.get('bbox')
+        if not (isinstance(bbox, list) and len(bbox) == 4
+                and all(isinstance(v, (int, float)) for v in bbox)):
+            bad_boxes.append((ann.get('id'), bbox))
+    if undeclared:
+        ids = sorted({c for _, _, c in undeclared}, key=str)
+        raise AnnotationFileError(
+            f'annotation file {ann_file}: {len(undeclared)} annotations have a category_id '
+            f'({_preview(ids)}) that its categories do not declare (declared ids: '
+            f'{sorted(declared, key=str)}); e.g. (annotation id, image id, category_id): '
+            f'{_preview(undeclared, 3)}')
+    if bad_boxes:
+        raise AnnotationFileError(
+            f'annotation file {ann_file}: {len(bad_boxes)} annotations lack a bbox of 4 numbers '
+            f'[x, y, w, h]; e.g. (annotation id, bbox): {_preview(bad_boxes, 3)}')
+    return data
+
+
+def check_classes_match(categories: Sequence[dict], classes: Sequence[str], ann_file: str,
+                        allow_subset: bool = False) -> None:
+    """Check that ``metainfo['classes']`` names the json's categories, all and in order.
+
+    mmdet's ``CocoDataset`` keeps the categories whose names are in ``classes`` and numbers
+    them in the json's order: a name missing from the json silently has no boxes, and a
+    different order shows predictions under the wrong names.
+
+    Args:
+        categories (Sequence[dict]): The json's ``categories``.
+        classes (Sequence[str]): The dataset's ``metainfo['classes']``.
+        ann_file (str): Named in the errors.
+        allow_subset (bool): Accept ``classes`` naming only some categories (the others'
+            boxes are left out). Defaults to False.
+    """
+    if isinstance(classes, str):
+        raise AnnotationFileError(
+            f"metainfo classes is the string {classes!r}; write a tuple: classes=({classes!r},)")
+    names = [cat.get('name') for cat in categories if isinstance(cat, dict)]
+    fix = f'set metainfo=dict(classes={tuple(names)!r})'
+    if len(classes) != len(names) and not allow_subset:
+        raise AnnotationFileError(
+            f'the dataset metainfo has {len(classes)} classes ({_preview(list(classes))}) but '
+            f'annotation file {ann_file} declares {len(names)} categories '
+            f'({_preview(names)}); {fix}')
+    missing = [c for c in classes if c not in names]
+    if missing:
+        raise AnnotationFileError(
+            f'metainfo classes {_preview([repr(c) for c in missing])} are not categories of '
+            f'annotation file {ann_file} (it declares {_preview(names)}); {fix}')
+    in_json_order = [n for n in names if n in classes]
+    if list(classes) != in_json_order:
+        raise AnnotationFileError(
+            f'metainfo classes {tuple(classes)} are not in the order of the categories of '
+            f'annotation file {ann_file} {tuple(in_json_order)}; CocoDataset numbers labels in '
+            'the json order, so predictions would carry the wrong names; '
+            f'set metainfo=dict(classes={tuple(in_json_order)!r})')
+
+
+def coco_from_dict(data: dict) -> COCO:
+    """An mmdet ``COCO`` API object over already parsed json (no second read of the file)."""
+    coco = COCO()
+    coco.dataset = data
+    coco.createIndex()
+    # mmdet's wrapper aliases these in __init__, before the index exists
+    coco.img_ann_map = coco.imgToAnns
+    coco.cat_img_map = coco.catToImgs
+    return coco
+
+
+@DATASETS.register_module()
+class CheckedCocoDataset(CocoDataset):
+    """``CocoDataset`` that names the annotation file in an error for each of: missing, empty,
+    not JSON, no images, no categories, an undeclared ``category_id``, a malformed ``bbox``, and
+    categories that differ from ``metainfo['classes']`` in number, names or order.
+
+    Args:
+        allow_class_subset (bool): Accept ``metainfo['classes']`` naming only some of the json's
+            categories (mmdet leaves the others' boxes out). Defaults to False.
+        **kwargs: The arguments of mmdet's ``CocoDataset``.
+    """
+
+    def __init__(self, *args, allow_class_subset: bool = False, **kwargs) -> None:
+        # set before super().__init__, which loads the annotations
+        self.allow_class_subset = allow_class_subset
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Check the annotation file, then parse it as ``CocoDataset`` does.
+
+        Returns:
+            list[dict]: The data infos.
+        """
+        data = read_coco_json(self.ann_file, backend_args=self.backend_args)
+        check_classes_match(data['categories'], self.metainfo['classes'], self.ann_file,
+                            allow_subset=self.allow_class_subset)
+        coco = coco_from_dict(data)
+        # CocoDataset.load_data_list builds ``self.coco = self.COCOAPI(path)``: hand it the
+        # checked object instead of parsing the file a second time
+        self.COCOAPI = lambda _path: coco
+        try:
+            return super().load_data_list()
+        finally:
+            del self.COCOAPI
+
+
+# ---------------------------------------------------------------------------------------------
+# model vs dataset
+
+def head_num_classes(model: nn.Module) -> List[Tuple[str, int]]:
+    """The class counts of a detector's heads, with the config setting that holds each.
+
+    ``rpn_head`` (class-agnostic by design) is left out.
+
+    Args:
+        model (nn.Module): A detector, or a model wrapper (DDP) around one.
+
+    Returns:
+        list[tuple[str, int]]: e.g. ``[('model.roi_head.bbox_head.num_classes', 3)]``.
+    """
+    if is_model_wrapper(model):
+        model = model.module
+    found = []
+    for head_path in ('bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head'):
+        module = model
+        for attr in head_path.split('.'):
+            module = getattr(module, attr, None)
+        if module is None:
+            continue
+        # cascade detectors hold one bbox head per stage in a ModuleList
+        heads = (list(enumerate(module)) if isinstance(module, (nn.ModuleList, list))
+                 else [(None, module)])
+        for index, head in heads:
+            if hasattr(head, 'num_classes'):
+                where = f'model.{head_path}' + (f'[{index}]' if index is not None else '')
+                found.append((f'{where}.num_classes', int(head.num_classes)))
+    return found
+
+
+def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],
+                      dataset_setting: str) -> None:
+    """Raise :class:`NumClassesMismatchError` when a head's ``num_classes`` is not
+    ``len(classes)``.
+
+    Args:
+        model (nn.Module): The detector (or a wrapper around it).
+        classes (Sequence[str], optional): ``dataset.metainfo['classes']``; None skips.
+        dataset_setting (str): Names the dataset in the message, e.g.
+            ``'train_dataloader.dataset'``.
+    """
+    if classes is None:
+        return
+    for setting, num_classes in head_num_classes(model):
+        if num_classes != len(classes):
+            raise NumClassesMismatchError(
+                f'{setting}={num_classes} but {dataset_setting} has {len(classes)} classes '
+                f"(metainfo classes {_preview(list(classes))}); set {setting}={len(classes)} "
+                f"or the dataset's metainfo=dict(classes=...)")
+
+
+@HOOKS.register_module()
+class NumClassesCheckHook(Hook):
+    """Stop before training, validation or testing when the detector head's ``num_classes``
+    differs from the number of classes of that loop's dataset; the error names both settings.
+
+    Use: ``custom_hooks = [dict(type='NumClassesCheckHook')]``.
+    """
+
+    priority = 'VERY_HIGH'
+
+    @staticmethod
+    def _check(runner, loop_name: str, dataloader_setting: str) -> None:
+        loop = getattr(runner, loop_name)
+        dataset = loop.dataloader.dataset
+        check_num_classes(runner.model, dataset.metainfo.get('classes'),
+                          f'{dataloader_setting}.dataset ({type(dataset).__name__})')
+
+    def before_train(self, runner) -> None:
+        """Check the model against ``train_dataloader.dataset``."""
+        self._check(runner, 'train_loop', 'train_dataloader')
+
+    def before_val(self, runner) -> None:
+        """Check the model against ``val_dataloader.dataset``."""
+        self._check(runner, 'val_loop', 'val_dataloader')
+
+    def before_test(self, runner) -> None:
+        """Check the model against ``test_dataloader.dataset``."""
+        self._check(runner, 'test_loop', 'test_dataloader')

@@ -1,0 +1,121 @@
+"""Hooks that stop bad runs early with a message that says what went wrong and where."""
+import math
+from typing import Optional, Sequence
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.checkpoint import _load_checkpoint
+from mmdet.registry import HOOKS
+
+from ..models.utils import check_state_dict_keys
+
+
+@HOOKS.register_module()
+class FiniteLossHook(Hook):
+    """Stop training when the loss is NaN or infinite, naming the iteration and the loss terms.
+
+    It runs before ``CheckpointHook`` (priority ``VERY_HIGH`` vs ``VERY_LOW``), so the step
+    with the bad loss is never saved: the last checkpoint on disk is the last good one.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        if not outputs or 'loss' not in outputs:
+            return
+        values = {k: float(v.detach()) if hasattr(v, 'detach') else float(v)
+                  for k, v in outputs.items()}
+        loss = values['loss']
+        if math.isfinite(loss):
+            return
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        last = self._last_checkpoint(runner)
+        raise FloatingPointError(
+            f'loss is {loss} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}, '
+            f'batch {batch_idx + 1}); non-finite terms: {bad}. Training stopped before this '
+            'step was saved; '
+            + (f'the last good checkpoint is {last}.' if last else 'no checkpoint was saved yet.')
+            + ' Lower the learning rate or add optim_wrapper.clip_grad.')
+
+    @staticmethod
+    def _last_checkpoint(runner) -> Optional[str]:
+        """The newest checkpoint saved in the work dir, else the one the run resumed from."""
+        from mmengine.runner import find_latest_checkpoint
+        resumed = runner._load_from if getattr(runner, '_resume', False) else None
+        return find_latest_checkpoint(runner.work_dir) or resumed
+
+
+@HOOKS.register_module()
+class CheckpointKeysHook(Hook):
+    """Refuse a ``load_from`` checkpoint whose weights do not cover the model.
+
+    mmengine loads ``load_from`` with ``strict=False`` and goes on training whatever did not
+    match from scratch; this hook checks the keys and shapes first (``before_run`` comes
+    before loading) and raises an error listing the missing, unexpected and mismatched keys.
+
+    Args:
+        ignore_prefixes (Sequence[str]): Keys to leave out of the check, e.g. the
+            class-dependent layers when fine-tuning to another number of classes
+            (``['bbox_head.retina_cls']``). Defaults to ().
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, ignore_prefixes: Sequence[str] = ()) -> None:
+        self.ignore_prefixes = tuple(ignore_prefixes)
+
+    def before_run(self, runner) -> None:
+        filename = getattr(runner, '_load_from', None)
+        if not filename or getattr(runner, '_resume', False):
+            return
+        ckpt = _load_checkpoint(filename, map_location='cpu')
+        state_dict = ckpt.get('state_dict', ckpt)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        check_state_dict_keys(model, state_dict, self.ignore_prefixes,
+                              source=f'load_from={filename}')
+
+
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    """A progress bar over the images of a validation or test run (on the main process)."""
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def _start(self, runner, dataloader) -> None:
+        from mmengine.dist import is_main_process
+        from mmengine.utils import ProgressBar
+        self._bar = ProgressBar(len(dataloader.dataset)) if is_main_process() else None
+
+    def _update(self, data_batch) -> None:
+        if self._bar is not None:
+            self._bar.update(len(data_batch['inputs']) if data_batch else 1)
+
+    def _finish(self) -> None:
+        if self._bar is not None:
+            self._bar.file.write('\n')
+            self._bar = None
+
+    def before_test_epoch(self, runner) -> None:
+        self._start(runner, runner.test_dataloader)
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._update(data_batch)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._finish()
+
+    def before_val_epoch(self, runner) -> None:
+        self._start(runner, runner.val_dataloader)
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._update(data_batch)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._finish()

@@ -1,0 +1,193 @@
+"""tools/train.py, test.py, demo.py and dist_train.sh on a tiny synthetic dataset, run as a
+user runs them (subprocesses), including the reliability cases: a run killed with SIGKILL
+resumes without losing or adding iterations, a NaN loss stops with the iteration named, and a
+checkpoint of another architecture is refused with its keys listed."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ghostdet.datasets import make_synthetic_coco
+from tests.helpers import REPO
+
+CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_ms-12e_synthetic.py')
+ITERS_PER_EPOCH = 4  # 16 training images, batch 4
+EPOCHS = 2
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synthetic')
+    make_synthetic_coco(root, num_train=16, num_val=4, num_test=4, seed=0)
+    return str(root) + '/'
+
+
+def options(data_root, **extra):
+    opts = {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'val_evaluator.ann_file': data_root + 'annotations/val.json',
+        'test_evaluator.ann_file': data_root + 'annotations/test.json',
+        'train_dataloader.batch_size': 4,
+        'train_cfg.max_epochs': EPOCHS,
+        'train_cfg.val_interval': 100,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.checkpoint.max_keep_ckpts': 10,
+        'default_hooks.logger.interval': 1,
+    }
+    opts.update(extra)
+    return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+
+
+def run_tool(args, timeout=300, check=True, **kwargs):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable] + [str(a) for a in args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
+    return result
+
+
+def checkpoint_iter(path) -> int:
+    return torch.load(path, map_location='cpu', weights_only=True)['meta']['iter']
+
+
+@pytest.fixture(scope='module')
+def trained(data_root, tmp_path_factory):
+    """An uninterrupted run: the reference for the others."""
+    work_dir = tmp_path_factory.mktemp('uninterrupted')
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir] + options(data_root))
+    return work_dir
+
+
+def test_uninterrupted_training_writes_iteration_checkpoints(trained):
+    final = trained / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
+    assert final.exists()
+    assert checkpoint_iter(final) == EPOCHS * ITERS_PER_EPOCH
+    assert (trained / 'iter_2.pth').exists()  # every 2 iterations, inside the epoch too
+
+
+def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_root, tmp_path):
+    work_dir = tmp_path / 'killed'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir)]
+        + options(data_root), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    mid_epoch_ckpt = work_dir / f'iter_{ITERS_PER_EPOCH + 2}.pth'  # epoch 2, batch 2 of 4
+    deadline = time.time() + 240
+    while not mid_epoch_ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert mid_epoch_ckpt.exists(), 'the run ended before its mid-epoch checkpoint'
+    assert not (work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth').exists()
+    saved = sorted(work_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+    last_saved_iter = checkpoint_iter(saved[-1])
+
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume']
+                      + options(data_root))
+    log = result.stdout + result.stderr
+    assert f'iteration {last_saved_iter}' in log or last_saved_iter % ITERS_PER_EPOCH == 0
+    final = work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
+    assert checkpoint_iter(final) == EPOCHS * ITERS_PER_EPOCH
+    assert not list(work_dir.glob(f'iter_{EPOCHS * ITERS_PER_EPOCH + 1}*.pth'))
+    # the resumed run trained only the iterations after the checkpoint
+    trained_iters = [line for line in log.splitlines() if 'Epoch(train)' in line]
+    assert len(trained_iters) == EPOCHS * ITERS_PER_EPOCH - last_saved_iter
+
+
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(
+        data_root, trained, tmp_path):
+    work_dir = tmp_path / 'nan'
+    work_dir.mkdir()
+    good = work_dir / 'iter_4.pth'
+    good.write_bytes((trained / 'iter_4.pth').read_bytes())
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume', good]
+                      + options(data_root, **{'model.bbox_head.loss_cls.loss_weight': 'nan'}),
+                      check=False)
+    assert result.returncode != 0
+    assert 'FloatingPointError: loss is nan at iteration 5' in result.stderr
+    assert 'last good checkpoint' in result.stderr
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_4.pth']
+
+
+def test_checkpoint_of_another_architecture_is_refused_with_its_keys(data_root, tmp_path):
+    from ghostdet.models import MobileNetV3
+    other = tmp_path / 'mobilenetv3_detector.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in MobileNetV3('small').state_dict().items()}}, other)
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path / 'w']
+                      + options(data_root, load_from=other), check=False)
+    assert result.returncode != 0
+    assert 'CheckpointMismatchError' in result.stderr
+    assert 'missing from the checkpoint' in result.stderr
+    assert 'backbone.conv_stem.weight' in result.stderr
+    assert 'unexpected in the checkpoint' in result.stderr
+    assert 'backbone.features.0.conv.weight' in result.stderr
+
+
+def test_test_tool_prints_coco_metrics_and_writes_results_and_pictures(
+        data_root, trained, tmp_path):
+    out = tmp_path / 'results.pkl'
+    show_dir = tmp_path / 'vis'
+    result = run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir',
+                       tmp_path / 'w', '--out', out, '--show-dir', show_dir]
+                      # 8 iterations of training: keep every box so that COCO has some to score
+                      + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
+    log = result.stdout + result.stderr
+    assert 'coco/bbox_mAP:' in log and 'coco/bbox_mAP_50:' in log
+    assert '4/4' in log  # the progress bar reached every test image
+    with open(out, 'rb') as f:
+        raw = pickle.load(f)  # our own output file
+    assert len(raw) == 4 and 'pred_instances' in raw[0]
+    assert len(list(show_dir.rglob('*.jpg'))) == 4
+
+
+def test_demo_on_a_folder_writes_pictures_and_json(data_root, trained, tmp_path):
+    images = Path(data_root) / 'images'
+    out_dir = tmp_path / 'demo'
+    run_tool(['tools/demo.py', images, CONFIG, trained / 'iter_8.pth', '--out-dir', out_dir,
+              '--score-thr', '0.01'])
+    predictions = json.loads((out_dir / 'predictions.json').read_text())
+    assert len(predictions) == len(list(images.iterdir()))
+    for pred in predictions:
+        assert set(pred) >= {'image', 'boxes', 'labels', 'classes', 'scores'}
+        assert len(pred['boxes']) == len(pred['scores']) == len(pred['classes'])
+        assert all(s >= 0.01 for s in pred['scores'])
+        assert set(pred['classes']) <= {'circle', 'square', 'triangle'}
+    assert len(list((out_dir / 'vis').iterdir())) == len(predictions)
+
+
+def test_demo_bad_input_is_named(data_root, trained, tmp_path):
+    result = run_tool(['tools/demo.py', tmp_path / 'nothing_here', CONFIG,
+                       trained / 'iter_8.pth'], check=False)
+    assert result.returncode != 0
+    assert 'no images found at' in result.stderr and 'nothing_here' in result.stderr
+
+
+def test_distributed_training_two_processes_gloo(data_root, tmp_path):
+    work_dir = tmp_path / 'ddp'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT='29731')
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir)]
+        + options(data_root, **{'train_cfg.max_epochs': 1}), cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'Distributed training: True' in log
+    # 16 images over 2 processes x batch 4 -> 2 iterations per epoch (1 process: 4)
+    final = work_dir / 'iter_2.pth'
+    ckpt = torch.load(final, map_location='cpu', weights_only=True)
+    assert ckpt['meta']['iter'] == 2  # saved inside epoch 1, before its counter moves on
+    assert not any(k.startswith('module.') for k in ckpt['state_dict'])
+    assert 'backbone.conv_stem.weight' in ckpt['state_dict']

@@ -1,0 +1,71 @@
+"""Inference speed of one detector on synthetic images (no dataset).
+
+    python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
+        [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] [--mode predict|tensor]
+
+Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
+``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
+post-processing cost depends on the weights, so give a CHECKPOINT for representative numbers.
+``--mode tensor`` times the network forward only (for two-stage detectors that includes the RPN's
+proposals and the RoI head on them).
+"""
+import argparse
+from typing import List, Optional
+
+from mmengine.config import DictAction
+
+import ghostdet  # noqa: F401  (version guard, registrations)
+from ghostdet.analysis import (LatencyResult, benchmark_module, build_detector, num_threads,
+                               synthetic_batch)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Inference speed of a detector')
+    parser.add_argument('config', help='config file (or mmdet::... path)')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint (default: random weights)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
+    parser.add_argument('--batch-size', type=int, default=1, help='images per run (default 1)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+        help='image height and width, padded to the data preprocessor\'s pad_size_divisor '
+        '(default 800 1333)')
+    parser.add_argument('--runs', type=int, default=20, help='timed runs (default 20)')
+    parser.add_argument('--warmup', type=int, default=5, help='warm-up runs (default 5)')
+    parser.add_argument('--amp', action='store_true', help='CUDA fp16 autocast')
+    parser.add_argument('--mode', choices=['predict', 'tensor'], default='predict',
+                        help='predict: with post-processing (default); tensor: network only')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s default)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. model.test_cfg.score_thr=0.3')
+    args = parser.parse_args(argv)
+    if args.amp and not args.device.startswith('cuda'):
+        parser.error('--amp (fp16 autocast) needs --device cuda')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> LatencyResult:
+    args = parse_args(argv)
+    with num_threads(args.threads):
+        model = build_detector(args.config, args.cfg_options, args.checkpoint, args.device)
+        inputs, samples = synthetic_batch(model, args.shape, args.batch_size)
+        print(f'{args.config}: {type(model).__name__}, '
+              f'{"checkpoint " + args.checkpoint if args.checkpoint else "random weights"}, '
+              f'input {"x".join(str(s) for s in inputs.shape)} '
+              f'(requested {args.shape[0]}x{args.shape[1]}), mode={args.mode}', flush=True)
+        result = benchmark_module(
+            model, (inputs, samples),
+            runs=args.runs,
+            warmup=args.warmup,
+            device=args.device,
+            amp=args.amp,
+            name=type(model).__name__,
+            mode=args.mode)
+    print(result.summary())
+    return result
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,33 @@
+"""Detect objects in images and draw them.
+
+    python tools/demo.py IMAGES CONFIG CHECKPOINT [--out-dir demo_out] [--device cpu]
+                         [--score-thr 0.3]
+
+IMAGES is an image, a folder or a glob ('data/*.jpg'). Writes pictures with boxes to
+OUT_DIR/vis/ and the boxes, labels and scores to OUT_DIR/predictions.json.
+"""
+import argparse
+
+import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
+from ghostdet.apis import run_demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Image demo')
+    parser.add_argument('inputs', nargs='+', help='image file(s), folder(s) or glob(s)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out-dir', default='demo_out', help='output folder')
+    parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    return run_demo(args.config, args.checkpoint, args.inputs, args.out_dir, args.device,
+                    args.score_thr)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,37 @@
+"""Evaluate a checkpoint: COCO bbox metrics, raw results, pictures with boxes.
+
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir vis/]
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
+from ghostdet.apis.runner import build_test_config, test
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the metrics and logs')
+    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='save pictures with the predicted boxes here')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. test_evaluator.classwise=True')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
+                            args.show_dir, args.cfg_options, args.launcher)
+    return test(cfg)
+
+
+if __name__ == '__main__':
+    main()
