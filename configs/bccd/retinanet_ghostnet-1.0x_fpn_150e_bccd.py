@@ -1,0 +1,32 @@
+# RetinaNet + GhostNet 1.0x + FPN on BCCD, from scratch. The other BCCD configs change only
+# the backbone or the neck block, so every model shares schedule, input size, augmentation, seed.
+#   python tools/train.py configs/bccd/retinanet_ghostnet-1.0x_fpn_150e_bccd.py --amp
+_base_ = [
+    'mmdet::_base_/models/retinanet_r50_fpn.py', 'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_150e.py'
+]
+custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GhostNet',
+        widen_factor=1.0,
+        out_indices=(1, 2, 4),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False),  # from scratch: BN statistics must be learned
+    neck=dict(in_channels=[40, 112, 960], start_level=0, add_extra_convs='on_input',
+              num_outs=5),
+    # GN in the head: batch statistics are not shared across the 5 levels' very different maps
+    bbox_head=dict(num_classes=3, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
+    test_cfg=dict(max_per_img=200))  # up to ~40 RBCs per image
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2, save_best='auto'),
+    logger=dict(type='LoggerHook', interval=5))
+custom_hooks = [
+    dict(type='FiniteLossHook'),
+    dict(type='CheckpointKeysHook'),
+    dict(type='NumClassesCheckHook'),
+]
+randomness = dict(seed=0)
