@@ -6,12 +6,11 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import GhostBottleneck
 from ..utils import load_pretrained_init
+from .base import TappedBackbone
 
 
 class ConvBnAct(nn.Module):
@@ -29,7 +28,7 @@ class ConvBnAct(nn.Module):
 
 
 @MODELS.register_module()
-class GhostNet(BaseModule):
+class GhostNet(TappedBackbone):
     """GhostNet backbone.
 
     ``blocks.0`` .. ``blocks.8`` follow the paper's Table 1, ``blocks.9`` is the 1x1 conv to
@@ -106,6 +105,7 @@ class GhostNet(BaseModule):
     classifier_channels = 1280
     # out_index -> index into ``blocks`` (the end of each stride stage, then the 1x1 conv)
     tap_blocks = (2, 4, 6, 8, 9)
+    num_taps = len(tap_blocks)
 
     def __init__(self,
                  widen_factor: float = 1.0,
@@ -127,22 +127,7 @@ class GhostNet(BaseModule):
                 dict(type='Normal', std=0.01, layer='Linear')
             ]
         super().__init__(init_cfg=init_cfg)
-        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
-                or widen_factor <= 0:
-            raise ValueError(f'widen_factor must be a positive number, but got {widen_factor!r}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(
-                not isinstance(i, int) or not 0 <= i < len(self.tap_blocks)
-                for i in out_indices):
-            raise ValueError('out_indices must be a non-empty sequence of integers in '
-                             f'range(0, {len(self.tap_blocks)}), but got {out_indices!r}')
-        if not (isinstance(frozen_stages, int) and -1 <= frozen_stages <= len(self.tap_blocks)):
-            raise ValueError(f'frozen_stages must be an integer in range(-1, '
-                             f'{len(self.tap_blocks) + 1}), but got {frozen_stages!r}')
-        self.widen_factor = widen_factor
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self._init_common(widen_factor, out_indices, frozen_stages, norm_eval)
         self.with_classifier = with_classifier
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
@@ -178,7 +163,7 @@ class GhostNet(BaseModule):
         stage_channels.append(head_channels)
         self.blocks = nn.Sequential(*blocks)
         self.out_channels: Tuple[int, ...] = tuple(
-            stage_channels[self.tap_blocks[i]] for i in out_indices)
+            stage_channels[self.tap_blocks[i]] for i in self.out_indices)
 
         if with_classifier:
             self.global_pool = nn.AdaptiveAvgPool2d(1)
@@ -194,26 +179,11 @@ class GhostNet(BaseModule):
         if not load_pretrained_init(self, ignored):
             super().init_weights()
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
+    def _frozen_modules(self) -> List[nn.Module]:
         frozen = [self.conv_stem, self.bn1]
         if self.frozen_stages > 0:
-            last_block = self.tap_blocks[self.frozen_stages - 1]
-            frozen += list(self.blocks[:last_block + 1])
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'GhostNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+            frozen += list(self.blocks[:self.tap_blocks[self.frozen_stages - 1] + 1])
+        return frozen
 
     def forward(self, x: Tensor):
         x = self.act1(self.bn1(self.conv_stem(x)))

@@ -7,16 +7,15 @@ from mmdet.models.layers import InvertedResidual
 from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import ghost_module  # noqa: F401  (registers Hardsigmoid)
 from ..utils import load_pretrained_init
+from .base import TappedBackbone
 
 
 @MODELS.register_module()
-class MobileNetV3(BaseModule):
+class MobileNetV3(TappedBackbone):
     """MobileNetV3 Large/Small backbone with detection taps at the end of each stride stage.
 
     ``features.0`` is the stem, ``features.1..N`` mmdet ``InvertedResidual`` blocks (SE with a
@@ -89,6 +88,7 @@ class MobileNetV3(BaseModule):
     stem_channels = 16
     last_conv_expansion = 6
     tap_strides = (4, 8, 16, 32)
+    num_taps = len(tap_strides)
 
     def __init__(self,
                  arch: str = 'large',
@@ -108,22 +108,8 @@ class MobileNetV3(BaseModule):
         if arch not in self.arch_settings:
             raise ValueError(f'arch must be one of {sorted(self.arch_settings)}, '
                              f'but got {arch!r}')
-        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
-                or widen_factor <= 0:
-            raise ValueError(f'widen_factor must be a positive number, but got {widen_factor!r}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(
-                not isinstance(i, int) or not 0 <= i < len(self.tap_strides)
-                for i in out_indices):
-            raise ValueError('out_indices must be a non-empty sequence of integers in '
-                             f'range(0, {len(self.tap_strides)}), but got {out_indices!r}')
-        if not (isinstance(frozen_stages, int) and -1 <= frozen_stages <= len(self.tap_strides)):
-            raise ValueError(f'frozen_stages must be an integer in range(-1, '
-                             f'{len(self.tap_strides) + 1}), but got {frozen_stages!r}')
+        self._init_common(widen_factor, out_indices, frozen_stages, norm_eval)
         self.arch = arch
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
 
         channels = make_divisible(self.stem_channels * widen_factor, 8)
         features: List[nn.Module] = [
@@ -165,7 +151,7 @@ class MobileNetV3(BaseModule):
             max(i for i, s in enumerate(strides) if s == stride) for stride in self.tap_strides)
         feature_channels = [channels_of(m) for m in features]
         self.out_channels: Tuple[int, ...] = tuple(
-            feature_channels[self.tap_features[i]] for i in out_indices)
+            feature_channels[self.tap_features[i]] for i in self.out_indices)
         self._freeze_stages()
 
     def init_weights(self) -> None:
@@ -173,27 +159,13 @@ class MobileNetV3(BaseModule):
         if not load_pretrained_init(self):
             super().init_weights()
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
+    def _frozen_modules(self) -> List[nn.Module]:
         last = 0 if self.frozen_stages == 0 else self.tap_features[self.frozen_stages - 1]
-        for module in self.features[:last + 1]:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'MobileNetV3':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        return list(self.features[:last + 1])
 
     def forward(self, x: Tensor) -> tuple:
         feats = {}
-        for idx, layer in enumerate(self.features[:self.tap_features[-1] + 1]):
+        for idx, layer in enumerate(self.features):
             x = layer(x)
             feats[idx] = x
         return tuple(feats[self.tap_features[i]] for i in self.out_indices)
