@@ -6,7 +6,8 @@ from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
 from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_flops,
                          count_paper_macs, count_params, detector_complexity,
                          format_complexity_table, synthetic_rois)
-from .detectors import build_detector, load_config, replace_backbone, synthetic_batch
+from .detectors import (DetectorNetwork, build_detector, load_config, replace_backbone,
+                        synthetic_batch)
 from .latency import (LatencyResult, benchmark_module, format_latency_table,
                       measure_latency, module_runner, num_threads)
 
@@ -15,6 +16,6 @@ __all__ = [
     'PaperNumber', 'backbone_out_channels', 'build_backbone', 'build_classifier',
     'ComponentComplexity', 'PaperMacCounter', 'count_mmengine_flops', 'count_paper_macs',
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
-    'build_detector', 'load_config', 'replace_backbone', 'synthetic_batch', 'LatencyResult',
-    'benchmark_module', 'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
+    'DetectorNetwork', 'build_detector', 'load_config', 'replace_backbone', 'synthetic_batch',
+    'LatencyResult', 'benchmark_module', 'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
 ]

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.config import Config
 
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         build_backbone, build_classifier)
 from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
-from .detectors import build_detector, load_config, replace_backbone, synthetic_batch
+from .detectors import (DetectorNetwork, build_detector, load_config, replace_backbone,
+                        synthetic_batch)
 from .latency import LatencyResult, benchmark_module
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
@@ -90,7 +92,17 @@ def _diff(ours: float, paper: Optional[float]) -> str:
 
 
 def format_backbone_table(rows: Sequence[BackboneRow]) -> str:
-    """Markdown: ours vs the papers' numbers, classifier and backbone definitions."""
+    """Markdown: ours vs the papers' numbers, classifier and backbone definitions.
+
+    The detection-table diff uses the backbone for GhostNet and the whole classifier for the
+    others, the definitions that reproduce the paper (see ``docs/benchmarks.md``).
+
+    Args:
+        rows (Sequence[BackboneRow]): :func:`backbone_rows`.
+
+    Returns:
+        str: The table.
+    """
     lines = [
         '| backbone | classifier params (M) | paper | diff | classifier MACs (M) | paper | diff '
         '| backbone params (M) | backbone MACs (M) | paper detection table (M) | diff |',
@@ -105,8 +117,6 @@ def format_backbone_table(rows: Sequence[BackboneRow]) -> str:
         det_diff = ''
         if det is not None:
             det_str = f'{det / 1e6:.0f}'
-            # the backbone definition for GhostNet, the classifier one where the paper reused
-            # the classifier's published number (see docs/benchmarks.md)
             ours = r.backbone_macs if r.name.startswith('GhostNet') else r.classifier_macs
             det_diff = _diff(ours, det)
             if not r.name.startswith('GhostNet'):
@@ -122,7 +132,7 @@ def format_backbone_table(rows: Sequence[BackboneRow]) -> str:
 
 
 def detector_config(config_dir: Path, algorithm: str, backbone: str,
-                    neck: str = 'fpn') -> Tuple[object, str]:
+                    neck: str = 'fpn') -> Tuple[Config, str]:
     """The config of ``algorithm`` + ``backbone`` + ``neck``, and where it came from.
 
     ``configs/{folder}/{algorithm}_{tag}_{neck}_1x_coco.py`` when it exists; else the FPN
@@ -184,6 +194,7 @@ class DetectorRow:
     components: List[ComponentComplexity]
 
     def component(self, name: str) -> ComponentComplexity:
+        """The row of component ``name`` (e.g. ``'total'``)."""
         return next(c for c in self.components if c.name == name)
 
 
@@ -226,7 +237,15 @@ def detector_rows(config_dir: Path,
 
 
 def format_detector_table(rows: Sequence[DetectorRow]) -> str:
-    """Markdown: per detector, GMACs of backbone / neck / heads / total, params and config."""
+    """Markdown: per detector, GMACs of backbone / neck / heads / total, params and config.
+
+    Args:
+        rows (Sequence[DetectorRow]): :func:`detector_rows`; an mmengine column is added when
+            every row has mmengine totals.
+
+    Returns:
+        str: The table.
+    """
     with_mmengine = all(r.component('total').mmengine_flops is not None for r in rows)
     head = ('| detector | backbone | neck | backbone GMACs | neck GMACs | head(s) GMACs '
             '| total GMACs |')
@@ -284,6 +303,22 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
     return results
 
 
+@dataclass
+class DetectorLatency:
+    """Latency of one detector and of its backbone and neck.
+
+    Attributes:
+        name (str): ``'{algorithm} {backbone} {FPN|GhostFPN}'``.
+        total (LatencyResult): The whole run (see :func:`detector_latency`'s ``mode``).
+        backbone (LatencyResult, optional): The backbone alone (``mode='network'`` only).
+        neck (LatencyResult, optional): The neck alone (``mode='network'`` only).
+    """
+    name: str
+    total: LatencyResult
+    backbone: Optional[LatencyResult] = None
+    neck: Optional[LatencyResult] = None
+
+
 def detector_latency(config_dir: Path,
                      backbones: Sequence[str],
                      algorithms: Sequence[str] = ALGORITHMS,
@@ -294,34 +329,43 @@ def detector_latency(config_dir: Path,
                      warmup: int = 1,
                      device: str = 'cpu',
                      amp: bool = False,
-                     mode: str = 'tensor',
+                     mode: str = 'network',
+                     num_proposals: int = 1000,
                      threads: Optional[int] = None,
-                     progress: Progress = None) -> List[LatencyResult]:
+                     progress: Progress = None) -> List[DetectorLatency]:
     """Latency of detectors on synthetic images.
 
-    ``mode='tensor'`` times the network: backbone, neck and heads' raw outputs; for two-stage
-    detectors that includes the RPN's proposal decoding + NMS and the RoI head on the proposals
-    (1000 with random weights). ``'predict'`` adds the final decoding and NMS, whose cost depends
-    on the weights.
+    ``mode='network'`` times :class:`~ghostdet.analysis.DetectorNetwork`: backbone, neck, dense
+    head and, for two-stage detectors, the RoI head on ``num_proposals`` fixed synthetic RoIs,
+    no decoding or NMS; the same work whatever the weights, so rows compare on equal terms. The
+    backbone and the neck are also timed alone. ``'tensor'`` and ``'predict'`` time
+    ``model(..., mode=...)``: with random weights their proposals and NMS work vary from model
+    to model.
 
     Args:
         config_dir (Path): The ``configs/`` folder.
         backbones (Sequence[str]): Backbone names.
         algorithms (Sequence[str]): Defaults to ``('retinanet', 'faster-rcnn')``.
         necks (Sequence[str]): Defaults to ``('fpn', 'ghost-fpn')``.
-        shape (Sequence[int]): Input ``(H, W)``. Defaults to (480, 640).
+        shape (Sequence[int]): Input ``(H, W)``, padded as the data preprocessor does.
+            Defaults to (480, 640).
         batch_size (int): Defaults to 1.
         runs (int): Timed runs. Defaults to 5.
         warmup (int): Untimed runs. Defaults to 1.
         device (str): Defaults to ``'cpu'``.
         amp (bool): CUDA fp16 autocast. Defaults to False.
-        mode (str): ``'tensor'`` or ``'predict'``. Defaults to ``'tensor'``.
+        mode (str): ``'network'``, ``'tensor'`` or ``'predict'``. Defaults to ``'network'``.
+        num_proposals (int): RoIs per image in ``'network'`` mode. Defaults to 1000.
         threads (int, optional): Torch threads. Defaults to None.
         progress (Callable[[str], None], optional): Progress lines. Defaults to None.
 
     Returns:
-        list[LatencyResult]: Named ``'{algorithm} {backbone} {FPN|GhostFPN}'``.
+        list[DetectorLatency]: One per combination.
     """
+    if mode not in ('network', 'tensor', 'predict'):
+        raise ValueError(f'mode must be "network", "tensor" or "predict", but got {mode!r}')
+    timing = dict(runs=runs, warmup=warmup, device=device, amp=amp, threads=threads,
+                  progress=progress)
     results = []
     for algorithm in algorithms:
         for backbone in backbones:
@@ -329,25 +373,71 @@ def detector_latency(config_dir: Path,
                 cfg, _ = detector_config(config_dir, algorithm, backbone, neck)
                 model = build_detector(cfg, device=device)
                 inputs, samples = synthetic_batch(model, shape, batch_size)
-                results.append(
-                    benchmark_module(model, (inputs, samples), runs=runs, warmup=warmup,
-                                     device=device, amp=amp, threads=threads,
-                                     name=f'{algorithm} {backbone} {NECK_TYPES[neck]}',
-                                     progress=progress, mode=mode))
+                name = f'{algorithm} {backbone} {NECK_TYPES[neck]}'
+                if mode != 'network':
+                    total = benchmark_module(model, (inputs, samples), name=name, mode=mode,
+                                             **timing)
+                    results.append(DetectorLatency(name, total))
+                    continue
+                total = benchmark_module(DetectorNetwork(model, num_proposals), inputs,
+                                         name=name, **timing)
+                with torch.no_grad():
+                    feats = model.backbone(inputs)
+                part = benchmark_module(model.backbone, inputs, name=f'{name}: backbone',
+                                        **timing)
+                neck_time = benchmark_module(model.neck, (feats, ), name=f'{name}: neck',
+                                             **timing)
+                results.append(DetectorLatency(name, total, part, neck_time))
     return results
+
+
+def format_detector_latency_table(results: Sequence[DetectorLatency],
+                                  baseline: Optional[str] = None) -> str:
+    """Markdown: per detector, backbone / neck / whole-run median ms per image and spread.
+
+    Args:
+        results (Sequence[DetectorLatency]): :func:`detector_latency` results.
+        baseline (str, optional): Name of the row the ratio column divides by. Defaults to
+            None (no ratio column).
+
+    Returns:
+        str: The table.
+    """
+    base = next((r for r in results if r.name == baseline), None)
+    some = results[0].total
+    lines = [
+        f'| detector ({some.device}, {"AMP fp16" if some.amp else "fp32"}, batch '
+        f'{some.batch_size}, {some.threads} thread(s)) | backbone ms | neck ms | total ms/image '
+        '| total p10-p90 | images/s | runs |' + (f' vs {baseline} |' if base else ''),
+        '|---|---:|---:|---:|---:|---:|---:|' + ('---:|' if base else '')
+    ]
+
+    def ms(result: Optional[LatencyResult]) -> str:
+        return '-' if result is None else f'{result.ms_per_image:.1f}'
+
+    for r in results:
+        t = r.total
+        line = (f'| {r.name} | {ms(r.backbone)} | {ms(r.neck)} | {t.ms_per_image:.1f} '
+                f'| {t.p10_ms / t.batch_size:.1f}-{t.p90_ms / t.batch_size:.1f} '
+                f'| {t.images_per_s:.2f} | {t.warmup}+{t.runs} |')
+        if base is not None:
+            line += f' {t.ms_per_image / base.total.ms_per_image:.2f}x |'
+        lines.append(line)
+    return '\n'.join(lines)
 
 
 def plot_comparison(backbones: Sequence[BackboneRow],
                     backbone_times: Sequence[LatencyResult],
-                    detector_times: Sequence[LatencyResult],
+                    detector_times: Sequence[DetectorLatency],
                     path: Path,
                     title: str = '') -> Path:
-    """A PNG: classifier MACs vs latency (left) and detector latency bars (right).
+    """A PNG: classifier MACs vs latency (left) and detector latency bars (right), split into
+    backbone, neck and heads when those were timed.
 
     Args:
         backbones (Sequence[BackboneRow]): :func:`backbone_rows`.
         backbone_times (Sequence[LatencyResult]): :func:`backbone_latency` (fp32 rows).
-        detector_times (Sequence[LatencyResult]): :func:`detector_latency`; may be empty.
+        detector_times (Sequence[DetectorLatency]): :func:`detector_latency`; may be empty.
         path (Path): Output file.
         title (str): Figure title. Defaults to ''.
 
@@ -373,6 +463,7 @@ def plot_comparison(backbones: Sequence[BackboneRow],
                     fmt='o', color=color, capsize=3)
         ax.annotate(row.name, (row.classifier_macs / 1e6, r.ms_per_image),
                     textcoords='offset points', xytext=(5, 4), fontsize=8)
+    ax.margins(x=0.2)
     ax.set_xlabel('MACs, paper convention (M), 224x224 classifier')
     ax.set_ylabel('median ms/image (p10-p90 bars)')
     some = backbone_times[0] if backbone_times else None
@@ -383,15 +474,25 @@ def plot_comparison(backbones: Sequence[BackboneRow],
     if detector_times:
         ax = axes[0][1]
         names = [r.name for r in detector_times]
-        values = [r.ms_per_image for r in detector_times]
-        colors = ['tab:green' if 'GhostNet' in n else 'tab:blue' for n in names]
-        ax.barh(range(len(names)), values, color=colors)
+        rows = range(len(names))
+        left = [0.0] * len(names)
+        parts = [('backbone', [r.backbone for r in detector_times], 'tab:green'),
+                 ('neck', [r.neck for r in detector_times], 'tab:orange')]
+        for label, results, color in parts:
+            if all(p is not None for p in results):
+                values = [p.ms_per_image for p in results]
+                ax.barh(rows, values, left=left, color=color, label=label)
+                left = [a + b for a, b in zip(left, values)]
+        rest = [max(r.total.ms_per_image - done, 0.0) for r, done in zip(detector_times, left)]
+        ax.barh(rows, rest, left=left, color='tab:gray',
+                label='heads' if any(left) else 'whole detector')
+        ax.legend(fontsize=7, loc='upper right')
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels(names, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel('median ms/image')
-        some = detector_times[0]
-        ax.set_title(f'detectors (network forward), {some.device}, batch {some.batch_size}, '
+        some = detector_times[0].total
+        ax.set_title(f'detectors, {some.device}, batch {some.batch_size}, '
                      f'{some.threads} thread(s)', fontsize=9)
         ax.grid(axis='x', alpha=0.3)
     if title:

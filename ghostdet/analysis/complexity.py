@@ -104,7 +104,8 @@ def eval_no_grad(model: nn.Module) -> Iterator[None]:
             module.training = mode
 
 
-def _as_args(inputs: Inputs) -> Tuple[Any, ...]:
+def as_args(inputs: Inputs) -> Tuple[Any, ...]:
+    """Positional arguments from a tensor or a sequence of arguments."""
     return (inputs, ) if isinstance(inputs, Tensor) else tuple(inputs)
 
 
@@ -127,7 +128,7 @@ def count_paper_macs(model: nn.Module, inputs: Inputs) -> Tuple[int, int]:
         (40, 44)
     """
     with eval_no_grad(model), PaperMacCounter(model) as counter:
-        model(*_as_args(inputs))
+        model(*as_args(inputs))
     return counter.total, count_params(model)
 
 
@@ -154,7 +155,7 @@ def count_mmengine_flops(model: nn.Module, inputs: Inputs) -> int:
     try:
         with eval_no_grad(model), warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            analyzer = FlopAnalyzer(model, _as_args(inputs))
+            analyzer = FlopAnalyzer(model, as_args(inputs))
             analyzer.unsupported_ops_warnings(False)
             analyzer.uncalled_modules_warnings(False)
             return int(analyzer.total())
@@ -201,10 +202,11 @@ class _Neck(nn.Module):
         return tuple(self.neck(feats))
 
 
-def _flatten(outputs: Any) -> Tuple[Tensor, ...]:
+def flatten_tensors(outputs: Any) -> Tuple[Tensor, ...]:
+    """The tensors of nested tuples/lists (a dense head's outputs), in order."""
     if isinstance(outputs, Tensor):
         return (outputs, )
-    return tuple(t for item in outputs for t in _flatten(item))
+    return tuple(t for item in outputs for t in flatten_tensors(item))
 
 
 class _DenseHead(nn.Module):
@@ -214,7 +216,7 @@ class _DenseHead(nn.Module):
         self.head = head
 
     def forward(self, *feats: Tensor) -> Tuple[Tensor, ...]:
-        return _flatten(self.head(feats))
+        return flatten_tensors(self.head(feats))
 
 
 class _RoIHead(nn.Module):
@@ -225,8 +227,8 @@ class _RoIHead(nn.Module):
         if not isinstance(getattr(roi_head, 'bbox_roi_extractor', None), nn.Module) or \
                 isinstance(roi_head.bbox_roi_extractor, nn.ModuleList):
             raise NotImplementedError(
-                f'only single-stage RoI heads (StandardRoIHead) are supported, got '
-                f'{type(roi_head).__name__}')
+                'only RoI heads with one box RoI extractor (StandardRoIHead) are supported, '
+                f'not multi-stage ones such as {type(roi_head).__name__}')
         self.roi_head = roi_head
 
     def forward(self, rois: Tensor, *feats: Tensor) -> Tuple[Tensor, ...]:
@@ -235,7 +237,7 @@ class _RoIHead(nn.Module):
         bbox_feats = extractor(feats[:extractor.num_inputs], rois)
         if getattr(head, 'with_shared_head', False):
             bbox_feats = head.shared_head(bbox_feats)
-        return _flatten(head.bbox_head(bbox_feats))
+        return flatten_tensors(head.bbox_head(bbox_feats))
 
 
 def synthetic_rois(num_rois: int, height: int, width: int, seed: int = 0) -> Tensor:
@@ -295,8 +297,9 @@ def detector_complexity(model: nn.Module,
     Components: ``backbone`` (on the image), ``neck`` (on the backbone's features), the dense
     head (``rpn_head`` of two-stage detectors or ``bbox_head`` of one-stage ones, on the neck's
     features; raw outputs, no decoding or NMS) and ``roi_head`` (the box branch of a
-    ``StandardRoIHead``: RoI extractor + ``bbox_head`` on ``num_proposals`` synthetic RoIs).
-    The ``total`` row has all the model's parameters and the sum of the components' MACs.
+    ``StandardRoIHead``: RoI extractor + ``bbox_head`` on ``num_proposals`` synthetic RoIs; a
+    mask branch is not counted). The ``total`` row has all the model's parameters and the sum
+    of the components' MACs.
     Post-processing (anchor decoding, NMS) is not counted by either convention.
 
     Args:

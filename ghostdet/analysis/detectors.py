@@ -9,7 +9,7 @@ from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
 from .backbones import backbone_out_channels
-from .complexity import padded_shape
+from .complexity import flatten_tensors, padded_shape, synthetic_rois
 
 ConfigLike = Union[str, Path, Config]
 
@@ -163,3 +163,61 @@ def synthetic_batch(model: nn.Module,
                 scale_factor=(1.0, 1.0)))
         samples.append(sample)
     return inputs, samples
+
+
+class DetectorNetwork(nn.Module):
+    """A detector's network without post-processing, with fixed RoIs for a two-stage RoI head.
+
+    ``forward(img)`` runs ``extract_feat`` (backbone + neck), the dense head's ``forward``
+    (``rpn_head`` or ``bbox_head``: raw scores and box deltas) and, for two-stage detectors,
+    the box branch of the RoI head on ``num_proposals`` synthetic RoIs per image instead of the
+    RPN's decoded, NMS-ed proposals. Its cost therefore does not depend on the weights, so
+    detectors with different backbones compare on equal terms; decoding and NMS are left out.
+
+    Args:
+        detector (nn.Module): An mmdet detector.
+        num_proposals (int): RoIs per image for the RoI head. Defaults to 1000.
+
+    Example:
+        >>> import torch
+        >>> model = build_detector('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+        >>> outs = DetectorNetwork(model, num_proposals=10)(torch.rand(1, 3, 64, 64))
+        >>> tuple(outs[-2].shape), tuple(outs[-1].shape)  # RoI head scores and deltas
+        ((10, 81), (10, 320))
+    """
+
+    def __init__(self, detector: nn.Module, num_proposals: int = 1000) -> None:
+        super().__init__()
+        if num_proposals < 1:
+            raise ValueError(f'num_proposals must be positive, but got {num_proposals!r}')
+        self.detector = detector
+        self.num_proposals = num_proposals
+        self._rois: dict = {}
+
+    def rois(self, img: Tensor) -> Tensor:
+        """The fixed RoIs of a batch shaped like ``img`` (cached per shape)."""
+        key = (tuple(img.shape), img.device)
+        if key not in self._rois:
+            batch, _, height, width = img.shape
+            one = synthetic_rois(self.num_proposals, height, width)
+            rois = []
+            for i in range(batch):
+                image_rois = one.clone()
+                image_rois[:, 0] = i
+                rois.append(image_rois)
+            self._rois[key] = torch.cat(rois).to(img.device)
+        return self._rois[key]
+
+    def forward(self, img: Tensor) -> Tuple[Tensor, ...]:
+        model = self.detector
+        feats = model.extract_feat(img)
+        head = model.rpn_head if getattr(model, 'with_rpn', False) else model.bbox_head
+        outs = flatten_tensors(head(feats))
+        roi_head = getattr(model, 'roi_head', None)
+        if isinstance(roi_head, nn.Module):
+            extractor = roi_head.bbox_roi_extractor
+            bbox_feats = extractor(feats[:extractor.num_inputs], self.rois(img))
+            if getattr(roi_head, 'with_shared_head', False):
+                bbox_feats = roi_head.shared_head(bbox_feats)
+            outs = outs + flatten_tensors(roi_head.bbox_head(bbox_feats))
+        return outs

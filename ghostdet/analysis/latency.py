@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .complexity import Inputs, _as_args, eval_no_grad
+from .complexity import Inputs, as_args, eval_no_grad
 
 
 @contextmanager
@@ -196,7 +196,7 @@ def module_runner(model: nn.Module,
     if amp and not str(device).startswith('cuda'):
         raise ValueError('amp (fp16 autocast) is only supported on CUDA devices')
     model.eval()
-    args = _as_args(inputs)
+    args = as_args(inputs)
 
     def run() -> Any:
         autocast = torch.autocast('cuda', dtype=torch.float16) if amp else nullcontext()
@@ -220,8 +220,8 @@ def benchmark_module(model: nn.Module,
 
     Args:
         model (nn.Module): The model, already on ``device``.
-        inputs (Tensor or Sequence): Input tensor (its first dimension is the batch size) or
-            positional arguments (the first one's first dimension is the batch size).
+        inputs (Tensor or Sequence): Input tensor or positional arguments; the batch size is
+            the first dimension of the first tensor (of the first argument, nested or not).
         runs (int): Timed runs. Defaults to 50.
         warmup (int): Untimed runs. Defaults to 10.
         device (str): Defaults to ``'cpu'``.
@@ -235,8 +235,11 @@ def benchmark_module(model: nn.Module,
     Returns:
         LatencyResult: The timings.
     """
-    args = _as_args(inputs)
-    batch_size = int(args[0].shape[0]) if args and isinstance(args[0], torch.Tensor) else 1
+    args = as_args(inputs)
+    first = args[0] if args else None
+    while isinstance(first, (tuple, list)) and first:
+        first = first[0]
+    batch_size = int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
     with num_threads(threads), eval_no_grad(model):
         run = module_runner(model, args, amp=amp, device=device, **kwargs)
         return measure_latency(

@@ -1,13 +1,16 @@
 """Inference speed of one detector on synthetic images (no dataset).
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
-        [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] [--mode predict|tensor]
+        [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
+        [--mode predict|tensor|network] [--proposals N]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
 post-processing cost depends on the weights, so give a CHECKPOINT for representative numbers.
-``--mode tensor`` times the network forward only (for two-stage detectors that includes the RPN's
-proposals and the RoI head on them).
+``--mode tensor`` times ``model(..., mode='tensor')``, the network without the final
+post-processing (for two-stage detectors that includes the RPN's proposals and the RoI head on
+them). ``--mode network`` times ``DetectorNetwork``: no decoding or NMS at all, a two-stage RoI
+head on ``--proposals`` fixed synthetic RoIs per image, so the work does not depend on weights.
 """
 import argparse
 from typing import List, Optional
@@ -15,8 +18,8 @@ from typing import List, Optional
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import (LatencyResult, benchmark_module, build_detector, num_threads,
-                               synthetic_batch)
+from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_module, build_detector,
+                               num_threads, synthetic_batch)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,8 +36,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--runs', type=int, default=20, help='timed runs (default 20)')
     parser.add_argument('--warmup', type=int, default=5, help='warm-up runs (default 5)')
     parser.add_argument('--amp', action='store_true', help='CUDA fp16 autocast')
-    parser.add_argument('--mode', choices=['predict', 'tensor'], default='predict',
-                        help='predict: with post-processing (default); tensor: network only')
+    parser.add_argument(
+        '--mode', choices=['predict', 'tensor', 'network'], default='predict',
+        help='predict: with post-processing (default); tensor: without the final one; '
+        'network: no post-processing, fixed RoIs')
+    parser.add_argument('--proposals', type=int, default=1000,
+                        help='RoIs per image of --mode network (default 1000)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
@@ -55,14 +62,12 @@ def main(argv: Optional[List[str]] = None) -> LatencyResult:
               f'{"checkpoint " + args.checkpoint if args.checkpoint else "random weights"}, '
               f'input {"x".join(str(s) for s in inputs.shape)} '
               f'(requested {args.shape[0]}x{args.shape[1]}), mode={args.mode}', flush=True)
-        result = benchmark_module(
-            model, (inputs, samples),
-            runs=args.runs,
-            warmup=args.warmup,
-            device=args.device,
-            amp=args.amp,
-            name=type(model).__name__,
-            mode=args.mode)
+        timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp,
+                      name=f'{type(model).__name__} ({args.mode})')
+        if args.mode == 'network':
+            result = benchmark_module(DetectorNetwork(model, args.proposals), inputs, **timing)
+        else:
+            result = benchmark_module(model, (inputs, samples), mode=args.mode, **timing)
     print(result.summary())
     return result
 

@@ -18,9 +18,10 @@ from typing import Dict, List, Optional
 import torch
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import BACKBONES, LatencyResult, format_latency_table, num_threads
-from ghostdet.analysis.compare import (ALGORITHMS, NECKS, backbone_latency, backbone_rows,
-                                       detector_latency, detector_rows, format_backbone_table,
+from ghostdet.analysis import BACKBONES, format_latency_table, num_threads
+from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
+                                       backbone_rows, detector_latency, detector_rows,
+                                       format_backbone_table, format_detector_latency_table,
                                        format_detector_table, machine_description,
                                        plot_comparison)
 
@@ -70,14 +71,23 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _per_algorithm_tables(results: List[LatencyResult], algorithms: List[str]) -> List[str]:
+_DETECTOR_LATENCY_NOTE = (
+    'Network forward without post-processing (`DetectorNetwork`): backbone, neck, dense head '
+    'and, for Faster R-CNN, the RoI head (RoIAlign + box head) on 1000 fixed synthetic RoIs '
+    'instead of the RPN\'s NMS-ed proposals, so every row does the same head work whatever '
+    'the (random) weights; box decoding and NMS are not timed. Backbone and neck are also timed '
+    'alone; total is timed separately (not their sum). Ratios vs the MobileNetV3-Large FPN row '
+    'of the same detector.')
+
+
+def _per_algorithm_tables(results: List[DetectorLatency], algorithms: List[str]) -> List[str]:
     """One latency table per detector, ratios vs its MobileNetV3-Large FPN row."""
     lines: List[str] = []
     for algorithm in algorithms:
         rows = [r for r in results if r.name.startswith(f'{algorithm} ')]
         if rows:
             baseline = f'{algorithm} MobileNetV3-Large FPN'
-            lines += [format_latency_table(rows, baseline=baseline), '']
+            lines += [format_detector_latency_table(rows, baseline=baseline), '']
     return lines
 
 
@@ -136,10 +146,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
             results['cpu_detectors'] = cpu_det
             sections += [
                 f'## (c) CPU latency, detectors at {h}x{w} (H={h}, W={w}), batch 1', '',
-                'Network forward (`mode="tensor"`): backbone, neck, heads; for Faster R-CNN '
-                'also the RPN\'s proposal decoding + NMS and the RoI head on its proposals '
-                '(1000 with these random weights). Ratios vs the MobileNetV3-Large FPN row of '
-                'the same detector.', ''
+                _DETECTOR_LATENCY_NOTE, ''
             ] + _per_algorithm_tables(cpu_det, args.algorithms)
     if torch.cuda.is_available() and not args.no_cuda:
         for amp in (False, True):
@@ -160,7 +167,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
                                             progress=_log)
                 results[f'cuda_detectors_{tag}'] = cuda_det
                 sections += [
-                    f'## CUDA {tag}, detectors at {h}x{w}, batch 1 (network forward)', ''
+                    f'## CUDA {tag}, detectors at {h}x{w}, batch 1', '', _DETECTOR_LATENCY_NOTE, ''
                 ] + _per_algorithm_tables(cuda_det, args.algorithms)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = plot_comparison(

@@ -1,0 +1,110 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from ghostdet.analysis import (LatencyResult, benchmark_module, format_latency_table,
+                               measure_latency, module_runner, num_threads)
+
+
+def _result(times, batch_size=1, name='m'):
+    return LatencyResult(name, 'cpu', batch_size, 1, False, 0, list(times))
+
+
+def test_statistics():
+    r = _result(range(1, 11), batch_size=2)
+    assert r.runs == 10
+    assert r.median_ms == 5.5
+    assert r.p10_ms == pytest.approx(1.9)
+    assert r.p90_ms == pytest.approx(9.1)
+    assert r.ms_per_image == 2.75
+    assert r.images_per_s == pytest.approx(1000 * 2 / 5.5)
+    assert '2.75 ms/image median' in r.summary()
+    assert 'batch 2' in r.summary()
+    single = _result([4.0])
+    assert single.p10_ms == single.p90_ms == single.median_ms == 4.0
+
+
+def test_measure_latency_counts_calls_and_reports_progress():
+    calls = []
+    lines = []
+    result = measure_latency(lambda: calls.append(1), runs=7, warmup=3, batch_size=4,
+                             name='noop', progress=lines.append, progress_every_s=0.0)
+    assert len(calls) == 10
+    assert result.runs == 7 and result.warmup == 3 and result.batch_size == 4
+    assert all(t >= 0 for t in result.times_ms)
+    assert result.threads == torch.get_num_threads()
+    assert any('warm-up 1/3' in line for line in lines)
+    assert any('run 7/7' in line for line in lines)
+    assert lines[-1].strip().startswith('noop:')
+
+
+def test_measure_latency_silent_and_bad_arguments():
+    assert measure_latency(lambda: None, runs=1, warmup=0, progress=None).runs == 1
+    with pytest.raises(ValueError):
+        measure_latency(lambda: None, runs=0, progress=None)
+    with pytest.raises(ValueError):
+        measure_latency(lambda: None, warmup=-1, progress=None)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the error without CUDA')
+def test_cuda_without_gpu_raises():
+    with pytest.raises(RuntimeError, match='CUDA'):
+        measure_latency(lambda: None, runs=1, device='cuda', progress=None)
+
+
+def test_amp_needs_cuda():
+    with pytest.raises(ValueError, match='CUDA'):
+        module_runner(nn.Linear(2, 2), torch.rand(1, 2), amp=True, device='cpu')
+
+
+def test_num_threads_restores():
+    before = torch.get_num_threads()
+    with num_threads(1) as threads:
+        assert threads == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    with num_threads(None) as threads:
+        assert threads == before
+    with pytest.raises(ValueError):
+        with num_threads(0):
+            pass
+
+
+def test_benchmark_module_runs_model_without_grad_and_restores_mode():
+    seen = []
+
+    class Probe(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x, scale=1.0):
+            seen.append((self.training, torch.is_grad_enabled(), scale))
+            return self.fc(x) * scale
+
+    model = Probe().train()
+    result = benchmark_module(model, torch.rand(5, 3), runs=3, warmup=1, threads=1,
+                              progress=None, name='probe', scale=2.0)
+    assert result.batch_size == 5 and result.runs == 3 and result.threads == 1
+    assert seen == [(False, False, 2.0)] * 4
+    assert model.training
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_cuda_fp32_and_amp():
+    model = nn.Conv2d(3, 8, 3).cuda()
+    x = torch.rand(2, 3, 32, 32, device='cuda')
+    for amp in (False, True):
+        result = benchmark_module(model, x, runs=3, warmup=1, device='cuda', amp=amp,
+                                  progress=None)
+        assert result.amp is amp and result.device.startswith('cuda') and result.runs == 3
+
+
+def test_format_latency_table_ratio():
+    table = format_latency_table([_result([2.0], name='a'), _result([4.0], name='base')],
+                                 baseline='base')
+    lines = table.splitlines()
+    assert 'vs base' in lines[0]
+    assert lines[2].startswith('| a |') and lines[2].endswith(' 0.50x |')
+    assert lines[3].endswith(' 1.00x |')
+    assert 'vs' not in format_latency_table([_result([2.0])]).splitlines()[0]

@@ -1,0 +1,74 @@
+import importlib.util
+
+import pytest
+
+from tests.helpers import REPO
+
+
+def _tool(name):
+    path = REPO / 'tools' / 'analysis' / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(f'tool_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_get_flops_faster_rcnn(capsys):
+    rows = _tool('get_flops').main([
+        str(REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_ghost-fpn_1x_coco.py'), '--shape',
+        '96', '120', '--proposals', '20', '--threads', '1'
+    ])
+    out = capsys.readouterr().out
+    assert [r.name for r in rows] == ['backbone', 'neck', 'rpn_head', 'roi_head', 'total']
+    assert rows[-1].input == '1x3x96x128'
+    assert all(r.mmengine_flops is not None for r in rows)
+    assert '| roi_head | 20 RoIs |' in out and 'requested 96x120' in out
+    assert f'| {rows[-1].macs / 1e9:.3f} |' in out
+
+
+def test_get_flops_retinanet_cfg_options_and_no_pad(capsys):
+    rows = _tool('get_flops').main([
+        str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.1x_fpn_1x_coco.py'), '--shape', '64',
+        '80', '--no-pad', '--no-mmengine', '--cfg-options', 'model.backbone.widen_factor=1.0',
+        'model.neck.in_channels=[40,112,960]'
+    ])
+    assert [r.name for r in rows] == ['backbone', 'neck', 'bbox_head', 'total']
+    assert rows[0].input == '1x3x64x80'
+    assert rows[0].params == 2_671_428  # GhostNet 1.0x without classifier
+    assert rows[-1].mmengine_flops is None
+    assert '| - |' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('mode', ['tensor', 'predict', 'network'])
+def test_benchmark(mode, capsys):
+    result = _tool('benchmark').main([
+        str(REPO / 'configs/mobilenetv3/retinanet_mobilenetv3-large_fpn_1x_coco.py'), '--shape',
+        '64', '64', '--batch-size', '2', '--runs', '2', '--warmup', '1', '--threads', '1',
+        '--mode', mode, '--proposals', '10'
+    ])
+    assert result.runs == 2 and result.batch_size == 2 and result.threads == 1
+    assert f'mode={mode}' in capsys.readouterr().out
+
+
+def test_benchmark_amp_on_cpu_is_refused():
+    with pytest.raises(SystemExit):
+        _tool('benchmark').parse_args(['cfg.py', '--amp'])
+
+
+def test_compare_backbones_small_run(tmp_path, capsys):
+    results = _tool('compare_backbones').main([
+        '--out-dir', str(tmp_path), '--backbones', 'GhostNet 0.5x', 'MobileNetV3-Large',
+        '--det-backbones', 'MobileNetV3-Large', '--algorithms', 'retinanet', '--macs-shape',
+        '64', '64', '--det-shape', '64', '64', '--runs', '2', '--warmup', '0', '--det-runs', '1',
+        '--det-warmup', '0', '--threads', '1', '--no-cuda'
+    ])
+    text = (tmp_path / 'benchmarks_table.md').read_text()
+    assert text == results['markdown'] and text in capsys.readouterr().out
+    assert '| GhostNet 0.5x | 2.587 | 2.6 | -0.5% | 42.3 | 42 | +0.8% |' in text
+    assert 'vs MobileNetV3-Large |' in text
+    assert 'retinanet MobileNetV3-Large GhostFPN' in text
+    assert '| backbone ms | neck ms | total ms/image |' in text
+    assert len(results['detectors']) == 4  # 2 backbones x FPN/GhostFPN
+    assert '--threads 1' in text and '1 torch thread(s)' in text
+    chart = tmp_path / 'benchmarks_chart.png'
+    assert chart.is_file() and chart.stat().st_size < 300_000
