@@ -51,10 +51,10 @@ class FiniteLossHook(Hook):
 
 @HOOKS.register_module()
 class CheckpointKeysHook(Hook):
-    """Refuse a ``load_from`` checkpoint whose weights do not cover the model.
+    """Refuse a ``load_from`` (or ``--resume``) checkpoint whose weights do not cover the model.
 
-    mmengine loads ``load_from`` with ``strict=False`` and goes on training whatever did not
-    match from scratch; this hook checks the keys and shapes first (``before_run`` comes
+    mmengine loads both with ``strict=False`` and goes on training whatever did not match from
+    scratch; this hook checks the keys and shapes first (``before_run`` comes
     before loading) and raises an error listing the missing, unexpected and mismatched keys.
 
     Args:
@@ -70,7 +70,10 @@ class CheckpointKeysHook(Hook):
 
     def before_run(self, runner) -> None:
         filename = getattr(runner, '_load_from', None)
-        if not filename or getattr(runner, '_resume', False):
+        if not filename and getattr(runner, '_resume', False):
+            from mmengine.runner import find_latest_checkpoint
+            filename = find_latest_checkpoint(runner.work_dir)  # what auto-resume will load
+        if not filename:
             return
         ckpt = _load_checkpoint(filename, map_location='cpu')
         state_dict = ckpt.get('state_dict', ckpt)
