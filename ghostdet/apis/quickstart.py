@@ -10,7 +10,7 @@ from mmengine.runner import find_latest_checkpoint
 from .inference import run_demo
 from .runner import build_test_config, build_train_config, test, train
 
-QUICKSTART_CONFIG = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_ms-12e_synthetic.py'
+QUICKSTART_CONFIG = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
 
 def run_quickstart(config: str = QUICKSTART_CONFIG,

@@ -17,7 +17,7 @@ import torch
 from ghostdet.datasets import make_synthetic_coco
 from tests.helpers import REPO
 
-CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_ms-12e_synthetic.py')
+CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
 ITERS_PER_EPOCH = 4  # 16 training images, batch 4
 EPOCHS = 2
 
