@@ -98,9 +98,19 @@ def build_train_config(config: str,
     return cfg
 
 
+def shutdown_distributed() -> None:
+    """Wait for every rank, then destroy the process group. mmengine never does; a process that
+    exits with a live gloo group can abort in its destructor (SIGABRT, "terminate called
+    without an active exception") after the work is done, failing the whole torchrun job."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def train(cfg: Config) -> Runner:
     runner = build_runner(cfg)
     runner.train()
+    shutdown_distributed()
     return runner
 
 
@@ -141,7 +151,9 @@ def build_test_config(config: str,
 def test(cfg: Config) -> dict:
     """Run the test loop; return the metrics."""
     runner = build_runner(cfg)
-    return runner.test()
+    metrics = runner.test()
+    shutdown_distributed()
+    return metrics
 
 
 def local_rank() -> int:
