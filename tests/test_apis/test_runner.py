@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from ghostdet.apis import build_test_config, build_train_config
+from tests.helpers import REPO
+
+CONFIG = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.1x_fpn_1x_coco.py')
+
+
+def test_work_dir_precedence():
+    assert build_train_config(CONFIG).work_dir == './work_dirs/retinanet_ghostnet-1.1x_fpn_1x_coco'
+    assert build_train_config(CONFIG, work_dir='/tmp/w').work_dir == '/tmp/w'
+    quickstart = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    assert build_train_config(quickstart).work_dir == 'work_dirs/quickstart'  # from the config
+
+
+def test_resume_auto_and_path(tmp_path):
+    cfg = build_train_config(CONFIG, resume='auto')
+    assert cfg.resume is True and cfg.load_from is None
+    ckpt = tmp_path / 'iter_2.pth'
+    ckpt.write_bytes(b'')
+    cfg = build_train_config(CONFIG, resume=str(ckpt))
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        build_train_config(CONFIG, resume=str(tmp_path / 'missing.pth'))
+
+
+def test_auto_scale_lr_and_cfg_options():
+    cfg = build_train_config(CONFIG, auto_scale_lr=True,
+                             cfg_options={'train_dataloader.batch_size': 4})
+    assert cfg.auto_scale_lr.enable is True and cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_dataloader.batch_size == 4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only error')
+def test_amp_without_cuda_says_so():
+    with pytest.raises(RuntimeError, match='--amp needs a CUDA device'):
+        build_train_config(CONFIG, amp=True)
+
+
+def test_missing_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no_such_config.py'):
+        build_train_config(str(tmp_path / 'no_such_config.py'))
+    with pytest.raises(FileNotFoundError, match='no_such.pth'):
+        build_test_config(CONFIG, str(tmp_path / 'no_such.pth'))
+
+
+def test_test_config_out_show_dir_and_progress(tmp_path):
+    ckpt = tmp_path / 'epoch_12.pth'
+    ckpt.write_bytes(b'')
+    cfg = build_test_config(CONFIG, str(ckpt), out=str(tmp_path / 'r.pkl'),
+                            show_dir=str(tmp_path / 'vis'))
+    assert cfg.load_from == str(ckpt)
+    assert cfg.test_evaluator[-1] == dict(type='DumpDetResults',
+                                          out_file_path=str(tmp_path / 'r.pkl'))
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.default_hooks.visualization.test_out_dir == str(tmp_path / 'vis')
+    assert dict(type='ProgressBarHook') in cfg.custom_hooks
+    with pytest.raises(ValueError, match='.pkl'):
+        build_test_config(CONFIG, str(ckpt), out=str(tmp_path / 'r.json'))
