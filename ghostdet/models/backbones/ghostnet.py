@@ -187,10 +187,12 @@ class GhostNet(TappedBackbone):
 
     def forward(self, x: Tensor):
         x = self.act1(self.bn1(self.conv_stem(x)))
+        wanted = {self.tap_blocks[i] for i in self.out_indices}
         feats = {}
         for idx, block in enumerate(self.blocks):
             x = block(x)
-            feats[idx] = x
+            if idx in wanted:
+                feats[idx] = x
         if self.with_classifier:
             x = self.act2(self.conv_head(self.global_pool(x)))
             return self.classifier(x.flatten(1))

@@ -164,10 +164,12 @@ class MobileNetV3(TappedBackbone):
         return list(self.features[:last + 1])
 
     def forward(self, x: Tensor) -> tuple:
+        wanted = {self.tap_features[i] for i in self.out_indices}
         feats = {}
         for idx, layer in enumerate(self.features):
             x = layer(x)
-            feats[idx] = x
+            if idx in wanted:
+                feats[idx] = x
         return tuple(feats[self.tap_features[i]] for i in self.out_indices)
 
 
