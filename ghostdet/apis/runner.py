@@ -1,11 +1,10 @@
 """Library side of ``tools/train.py`` and ``tools/test.py``: config handling and the Runner."""
-import os
 import os.path as osp
 from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction  # noqa: F401  (DictAction: used by the tools)
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -155,6 +154,3 @@ def test(cfg: Config) -> dict:
     shutdown_distributed()
     return metrics
 
-
-def local_rank() -> int:
-    return int(os.environ.get('LOCAL_RANK', 0))

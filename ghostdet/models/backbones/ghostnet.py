@@ -1,5 +1,5 @@
 """GhostNet backbone (Han et al., "GhostNet: More Features from Cheap Operations", CVPR 2020)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
