@@ -29,6 +29,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from PIL import Image, ImageFile
 
+from ..utils.text import preview
+
 
 class UnreadableImageError(OSError):
     """An image file exists but is empty, corrupt or truncated."""
@@ -46,9 +48,6 @@ class UnreadableImageWarning(UserWarning):
     """An unreadable image was skipped (``LoadImageFromFileChecked(skip_unreadable=True)``)."""
 
 
-def _preview(items: Sequence, most: int = 8) -> str:
-    shown = ', '.join(str(i) for i in items[:most])
-    return shown + (f', ... ({len(items) - most} more)' if len(items) > most else '')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,13 +240,13 @@ def read_coco_json(ann_file: str, backend_args: Optional[dict] = None) -> dict:
         ids = sorted({c for _, _, c in undeclared}, key=str)
         raise AnnotationFileError(
             f'annotation file {ann_file}: {len(undeclared)} annotations have a category_id '
-            f'({_preview(ids)}) that its categories do not declare (declared ids: '
+            f'({preview(ids)}) that its categories do not declare (declared ids: '
             f'{sorted(declared, key=str)}); e.g. (annotation id, image id, category_id): '
-            f'{_preview(undeclared, 3)}')
+            f'{preview(undeclared, 3)}')
     if bad_boxes:
         raise AnnotationFileError(
             f'annotation file {ann_file}: {len(bad_boxes)} annotations lack a bbox of 4 numbers '
-            f'[x, y, w, h]; e.g. (annotation id, bbox): {_preview(bad_boxes, 3)}')
+            f'[x, y, w, h]; e.g. (annotation id, bbox): {preview(bad_boxes, 3)}')
     return data
 
 
@@ -273,14 +272,14 @@ def check_classes_match(categories: Sequence[dict], classes: Sequence[str], ann_
     fix = f'set metainfo=dict(classes={tuple(names)!r})'
     if len(classes) != len(names) and not allow_subset:
         raise AnnotationFileError(
-            f'the dataset metainfo has {len(classes)} classes ({_preview(list(classes))}) but '
+            f'the dataset metainfo has {len(classes)} classes ({preview(list(classes))}) but '
             f'annotation file {ann_file} declares {len(names)} categories '
-            f'({_preview(names)}); {fix}')
+            f'({preview(names)}); {fix}')
     missing = [c for c in classes if c not in names]
     if missing:
         raise AnnotationFileError(
-            f'metainfo classes {_preview([repr(c) for c in missing])} are not categories of '
-            f'annotation file {ann_file} (it declares {_preview(names)}); {fix}')
+            f'metainfo classes {preview([repr(c) for c in missing])} are not categories of '
+            f'annotation file {ann_file} (it declares {preview(names)}); {fix}')
     in_json_order = [n for n in names if n in classes]
     if list(classes) != in_json_order:
         raise AnnotationFileError(
@@ -387,7 +386,7 @@ def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],
         if num_classes != len(classes):
             raise NumClassesMismatchError(
                 f'{setting}={num_classes} but {dataset_setting} has {len(classes)} classes '
-                f"(metainfo classes {_preview(list(classes))}); set {setting}={len(classes)} "
+                f"(metainfo classes {preview(list(classes))}); set {setting}={len(classes)} "
                 f"or the dataset's metainfo=dict(classes=...)")
 
 

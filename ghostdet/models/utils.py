@@ -1,19 +1,18 @@
 """Loading pretrained weights with a key-coverage check (mmengine's ``PretrainedInit`` loads with
 ``strict=False`` and goes on silently when nothing matches)."""
-from typing import Dict, Iterable, Optional, Sequence
+from typing import Dict, Iterable, Optional
 
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
+
+from ..utils.text import preview
 
 
 class CheckpointMismatchError(RuntimeError):
     """The checkpoint's parameter names or shapes do not cover the model's."""
 
 
-def _preview(keys: Sequence[str], most: int = 8) -> str:
-    shown = ', '.join(keys[:most])
-    return shown + (f', ... ({len(keys) - most} more)' if len(keys) > most else '')
 
 
 def check_state_dict_keys(model: nn.Module,
@@ -38,12 +37,12 @@ def check_state_dict_keys(model: nn.Module,
         lines = [f'{source} does not match {type(model).__name__} '
                  f'({len(own)} model keys, {len(state_dict)} checkpoint keys):']
         if missing:
-            lines.append(f'  missing from the checkpoint ({len(missing)}): {_preview(missing)}')
+            lines.append(f'  missing from the checkpoint ({len(missing)}): {preview(missing)}')
         if unexpected:
             lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): '
-                         f'{_preview(unexpected)}')
+                         f'{preview(unexpected)}')
         if wrong_shape:
-            lines.append(f'  shape mismatch ({len(wrong_shape)}): {_preview(wrong_shape)}')
+            lines.append(f'  shape mismatch ({len(wrong_shape)}): {preview(wrong_shape)}')
         raise CheckpointMismatchError('\n'.join(lines))
 
 
