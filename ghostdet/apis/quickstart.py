@@ -5,10 +5,9 @@ import json
 import os.path as osp
 from typing import Optional
 
-from mmengine.runner import find_latest_checkpoint
 
 from .inference import run_demo
-from .runner import build_test_config, build_train_config, test, train
+from .runner import build_test_config, build_train_config, latest_checkpoint, test, train
 
 QUICKSTART_CONFIG = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
@@ -31,11 +30,11 @@ def run_quickstart(config: str = QUICKSTART_CONFIG,
     if data_root != probe.data_root:
         cfg_options.update(_data_root_options(probe, data_root))
     work_dir = probe.work_dir
-    resume = 'auto' if find_latest_checkpoint(work_dir) else None
+    resume = 'auto' if latest_checkpoint(work_dir) else None
     print(f'[quickstart] 2/4 training in {work_dir}'
           + (' (resuming from its last checkpoint)' if resume else ''))
     train(build_train_config(config, work_dir, resume=resume, cfg_options=cfg_options))
-    checkpoint = find_latest_checkpoint(work_dir)
+    checkpoint = latest_checkpoint(work_dir)
     print(f'[quickstart] 3/4 evaluating {checkpoint} on the test split')
     metrics = test(build_test_config(config, checkpoint, work_dir, cfg_options=cfg_options))
     with open(paths['test']) as f:

@@ -1,4 +1,5 @@
 """Library side of ``tools/train.py`` and ``tools/test.py``: config handling and the Runner."""
+import os
 import os.path as osp
 from typing import Optional
 
@@ -6,7 +7,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
 
@@ -55,6 +56,17 @@ def build_runner(cfg: Config) -> Runner:
     return RUNNERS.build(cfg)
 
 
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest ``.pth`` in ``work_dir``. mmengine's ``find_latest_checkpoint`` trusts the
+    ``last_checkpoint`` pointer, which ``CheckpointHook`` writes after the checkpoint, so a run
+    killed in between would resume from the one before. Checkpoints are written atomically
+    (``ghostdet.utils.atomic_io``), so every ``.pth`` there is complete."""
+    if not osp.isdir(work_dir):
+        return None
+    paths = [osp.join(work_dir, f) for f in os.listdir(work_dir) if f.endswith('.pth')]
+    return max(paths, key=osp.getmtime) if paths else find_latest_checkpoint(work_dir)
+
+
 def build_train_config(config: str,
                        work_dir: Optional[str] = None,
                        resume: Optional[str] = None,
@@ -65,8 +77,8 @@ def build_train_config(config: str,
     """The config ``tools/train.py`` trains with.
 
     Args:
-        resume: None (start fresh, or ``load_from`` of the config), ``'auto'`` (the latest
-            checkpoint in the work dir) or a checkpoint path.
+        resume: None (start fresh, or ``load_from`` of the config), ``'auto'`` (the newest
+            checkpoint in the work dir, see :func:`latest_checkpoint`) or a checkpoint path.
         amp: Mixed precision (``AmpOptimWrapper``); needs a CUDA device.
         auto_scale_lr: Scale the learning rate by the actual batch size over
             ``auto_scale_lr.base_batch_size``.
@@ -88,7 +100,7 @@ def build_train_config(config: str,
         cfg.auto_scale_lr.enable = True
     if resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest_checkpoint(cfg.work_dir)  # None: nothing to resume, start fresh
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')

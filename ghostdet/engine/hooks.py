@@ -4,7 +4,6 @@ from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmdet.registry import HOOKS
 
 from ..models.utils import check_state_dict_keys
@@ -51,11 +50,13 @@ class FiniteLossHook(Hook):
 
 @HOOKS.register_module()
 class CheckpointKeysHook(Hook):
-    """Refuse a ``load_from`` (or ``--resume``) checkpoint whose weights do not cover the model.
+    """Refuse a ``load_from`` (or ``--resume``, or test) checkpoint whose weights do not cover
+    the model.
 
-    mmengine loads both with ``strict=False`` and goes on training whatever did not match from
-    scratch; this hook checks the keys and shapes first (``before_run`` comes
-    before loading) and raises an error listing the missing, unexpected and mismatched keys.
+    mmengine loads checkpoints with ``strict=False`` and goes on training whatever did not
+    match from scratch. This hook runs at ``after_load_checkpoint``, when the file has been read
+    and before any weight is applied, and raises an error listing the missing, unexpected and
+    mismatched keys.
 
     Args:
         ignore_prefixes (Sequence[str]): Keys to leave out of the check, e.g. the
@@ -68,18 +69,16 @@ class CheckpointKeysHook(Hook):
     def __init__(self, ignore_prefixes: Sequence[str] = ()) -> None:
         self.ignore_prefixes = tuple(ignore_prefixes)
 
-    def before_run(self, runner) -> None:
-        filename = getattr(runner, '_load_from', None)
-        if not filename and getattr(runner, '_resume', False):
-            from mmengine.runner import find_latest_checkpoint
-            filename = find_latest_checkpoint(runner.work_dir)  # what auto-resume will load
-        if not filename:
-            return
-        ckpt = _load_checkpoint(filename, map_location='cpu')
-        state_dict = ckpt.get('state_dict', ckpt)
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from mmengine.runner import find_latest_checkpoint
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        # mmengine strips DDP's prefix when it applies the weights: do the same here
+        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                      for k, v in state_dict.items()}
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        source = runner._load_from or find_latest_checkpoint(runner.work_dir) or 'checkpoint'
         check_state_dict_keys(model, state_dict, self.ignore_prefixes,
-                              source=f'load_from={filename}')
+                              source=f'checkpoint {source}')
 
 
 @HOOKS.register_module()

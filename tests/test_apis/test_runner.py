@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ghostdet.apis import build_test_config, build_train_config
+from ghostdet.apis.runner import latest_checkpoint
 from tests.helpers import REPO
 
 CONFIG = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.1x_fpn_1x_coco.py')
@@ -15,8 +16,8 @@ def test_work_dir_precedence():
 
 
 def test_resume_auto_and_path(tmp_path):
-    cfg = build_train_config(CONFIG, resume='auto')
-    assert cfg.resume is True and cfg.load_from is None
+    cfg = build_train_config(CONFIG, resume='auto', work_dir=str(tmp_path / 'empty'))
+    assert cfg.resume is True and cfg.load_from is None  # nothing to resume: start fresh
     ckpt = tmp_path / 'iter_2.pth'
     ckpt.write_bytes(b'')
     cfg = build_train_config(CONFIG, resume=str(ckpt))
@@ -58,3 +59,16 @@ def test_test_config_out_show_dir_and_progress(tmp_path):
     assert dict(type='ProgressBarHook') in cfg.custom_hooks
     with pytest.raises(ValueError, match='.pkl'):
         build_test_config(CONFIG, str(ckpt), out=str(tmp_path / 'r.json'))
+
+
+def test_auto_resume_takes_the_newest_checkpoint_not_a_stale_pointer(tmp_path):
+    import os
+    for i, name in enumerate(['iter_2.pth', 'iter_4.pth', 'iter_6.pth']):
+        (tmp_path / name).write_bytes(b'')
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    # killed after saving iter_6.pth, before CheckpointHook updated its pointer
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_6.pth')
+    cfg = build_train_config(CONFIG, resume='auto', work_dir=str(tmp_path))
+    assert cfg.load_from == str(tmp_path / 'iter_6.pth')
+    assert latest_checkpoint(str(tmp_path / 'missing')) is None
