@@ -7,9 +7,9 @@ from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_fl
                          count_paper_macs, count_params, detector_complexity,
                          format_complexity_table, synthetic_rois)
 from .detectors import (DetectorNetwork, build_detector, load_config, replace_backbone,
-                        synthetic_batch)
-from .latency import (LatencyResult, benchmark_module, format_latency_table,
-                      measure_latency, module_runner, num_threads)
+                        synthetic_batch, synthetic_train_batch)
+from .latency import (LatencyResult, benchmark_module, benchmark_train_step,
+                      format_latency_table, measure_latency, module_runner, num_threads)
 
 __all__ = [
     'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
@@ -17,5 +17,6 @@ __all__ = [
     'ComponentComplexity', 'PaperMacCounter', 'count_mmengine_flops', 'count_paper_macs',
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
     'DetectorNetwork', 'build_detector', 'load_config', 'replace_backbone', 'synthetic_batch',
-    'LatencyResult', 'benchmark_module', 'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
+    'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_train_step',
+    'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
 ]

@@ -221,3 +221,49 @@ class DetectorNetwork(nn.Module):
                 bbox_feats = roi_head.shared_head(bbox_feats)
             outs = outs + flatten_tensors(roi_head.bbox_head(bbox_feats))
         return outs
+
+
+def synthetic_train_batch(model: nn.Module,
+                          shape: Sequence[int] = (480, 640),
+                          batch_size: int = 2,
+                          num_classes: int = 1,
+                          boxes_per_image: int = 10,
+                          seed: int = 0) -> dict:
+    """A batch as a dataloader gives it to ``model.train_step``: uint8 images and
+    ``DetDataSample`` s with ground-truth boxes, so the data preprocessor, the losses, the
+    backward pass and the optimizer step all run as in training (no image decoding).
+
+    Args:
+        model (nn.Module): The detector (for its device).
+        shape (Sequence[int]): Image ``(H, W)``. Defaults to (480, 640).
+        batch_size (int): Defaults to 2.
+        num_classes (int): Labels are drawn from ``range(num_classes)``. Defaults to 1.
+        boxes_per_image (int): Random boxes of 4% to 25% of the image side. Defaults to 10.
+        seed (int): Defaults to 0.
+
+    Returns:
+        dict: ``{'inputs': [uint8 (3, H, W) tensors], 'data_samples': [DetDataSample]}``.
+    """
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    if batch_size < 1 or num_classes < 1 or boxes_per_image < 1:
+        raise ValueError(f'batch_size, num_classes and boxes_per_image must be positive, but '
+                         f'got {batch_size}, {num_classes}, {boxes_per_image}')
+    height, width = (int(s) for s in shape)
+    gen = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (3, height, width), generator=gen,
+                                    dtype=torch.uint8))
+        side = torch.tensor([width, height, width, height], dtype=torch.float32)
+        size = (0.04 + 0.21 * torch.rand(boxes_per_image, 2, generator=gen)) * side[:2]
+        corner = torch.rand(boxes_per_image, 2, generator=gen) * (side[:2] - size)
+        sample = DetDataSample()
+        sample.set_metainfo(dict(img_shape=(height, width), ori_shape=(height, width),
+                                 scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([corner, corner + size], dim=1),
+            labels=torch.randint(0, num_classes, (boxes_per_image, ), generator=gen))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

@@ -215,6 +215,7 @@ def benchmark_module(model: nn.Module,
                      threads: Optional[int] = None,
                      name: str = 'model',
                      progress: Optional[Callable[[str], None]] = _log_stderr,
+                     batch_size: Optional[int] = None,
                      **kwargs: Any) -> LatencyResult:
     """Latency of ``model(*inputs, **kwargs)``: :func:`module_runner` + :func:`measure_latency`.
 
@@ -230,16 +231,20 @@ def benchmark_module(model: nn.Module,
             current setting. Defaults to None.
         name (str): Label. Defaults to ``'model'``.
         progress (Callable[[str], None], optional): See :func:`measure_latency`.
+        batch_size (int, optional): Images per call, for models that take a list of
+            ``(C, H, W)`` images (torchvision detectors); None reads it from the inputs as
+            above. Defaults to None.
         **kwargs: Keyword arguments of the call.
 
     Returns:
         LatencyResult: The timings.
     """
     args = as_args(inputs)
-    first = args[0] if args else None
-    while isinstance(first, (tuple, list)) and first:
-        first = first[0]
-    batch_size = int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
+    if batch_size is None:
+        first = args[0] if args else None
+        while isinstance(first, (tuple, list)) and first:
+            first = first[0]
+        batch_size = int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
     with num_threads(threads), eval_no_grad(model):
         run = module_runner(model, args, amp=amp, device=device, **kwargs)
         return measure_latency(
@@ -251,6 +256,49 @@ def benchmark_module(model: nn.Module,
             amp=amp,
             name=name,
             progress=progress)
+
+
+def benchmark_train_step(model: nn.Module,
+                         data: dict,
+                         optim_wrapper: Any,
+                         runs: int = 20,
+                         warmup: int = 5,
+                         device: str = 'cpu',
+                         name: str = 'train step',
+                         progress: Optional[Callable[[str], None]] = _log_stderr) -> LatencyResult:
+    """Time whole training iterations: ``model.train_step(data, optim_wrapper)``.
+
+    One iteration is what mmengine's train loop runs after the dataloader: the data
+    preprocessor (normalise, pad, move to ``device``), the losses, the backward pass and the
+    optimizer step (under autocast and loss scaling with an ``AmpOptimWrapper``). Image loading
+    and augmentation are not included. The model is left in train mode, its weights changed.
+
+    Args:
+        model (nn.Module): An mmengine ``BaseModel`` (e.g. an mmdet detector) on ``device``.
+        data (dict): One batch, e.g. from :func:`ghostdet.analysis.synthetic_train_batch`.
+        optim_wrapper: An mmengine ``OptimWrapper`` of ``model``'s parameters.
+        runs (int): Timed iterations. Defaults to 20.
+        warmup (int): Untimed iterations first. Defaults to 5.
+        device (str): Where the model is. Defaults to ``'cpu'``.
+        name (str): Label. Defaults to ``'train step'``.
+        progress (Callable[[str], None], optional): See :func:`measure_latency`.
+
+    Returns:
+        LatencyResult: Per-iteration timings; ``images_per_s`` is the training throughput.
+    """
+    from mmengine.optim import AmpOptimWrapper
+
+    model.train()
+    amp = isinstance(optim_wrapper, AmpOptimWrapper)
+    return measure_latency(
+        lambda: model.train_step(data, optim_wrapper),
+        runs=runs,
+        warmup=warmup,
+        device=device,
+        batch_size=len(data['inputs']),
+        amp=amp,
+        name=name,
+        progress=progress)
 
 
 def format_latency_table(results: Sequence[LatencyResult],

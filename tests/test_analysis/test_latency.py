@@ -108,3 +108,36 @@ def test_format_latency_table_ratio():
     assert lines[2].startswith('| a |') and lines[2].endswith(' 0.50x |')
     assert lines[3].endswith(' 1.00x |')
     assert 'vs' not in format_latency_table([_result([2.0])]).splitlines()[0]
+
+
+def test_benchmark_train_step_runs_whole_iterations():
+    from mmengine.optim import build_optim_wrapper
+
+    from ghostdet.analysis import (benchmark_train_step, build_detector, load_config,
+                                   synthetic_train_batch)
+
+    cfg = load_config('configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    model = build_detector(cfg)
+    data = synthetic_train_batch(model, (64, 96), batch_size=2, num_classes=3)
+    assert [tuple(i.shape) for i in data['inputs']] == [(3, 64, 96)] * 2
+    assert all(i.dtype == torch.uint8 for i in data['inputs'])
+    for sample in data['data_samples']:
+        boxes = sample.gt_instances.bboxes
+        assert boxes.shape == (10, 4)
+        assert (boxes[:, 2:] > boxes[:, :2]).all()
+        assert (boxes[:, 2] <= 96).all() and (boxes[:, 3] <= 64).all()
+        assert set(sample.gt_instances.labels.tolist()) <= {0, 1, 2}
+    before = model.bbox_head.retina_cls.weight.detach().clone()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    result = benchmark_train_step(model, data, optim_wrapper, runs=2, warmup=1, progress=None)
+    assert result.runs == 2 and result.batch_size == 2 and not result.amp
+    assert model.training
+    assert not torch.equal(before, model.bbox_head.retina_cls.weight)  # 3 optimizer steps
+
+
+def test_synthetic_train_batch_checks_arguments():
+    from ghostdet.analysis import build_detector, synthetic_train_batch
+
+    model = build_detector('configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    with pytest.raises(ValueError, match='must be positive'):
+        synthetic_train_batch(model, batch_size=0)
