@@ -1,0 +1,311 @@
+"""The published side of a study (:mod:`ghostdet.analysis.study`): a markdown results table,
+a picture of one test image with each model's detections side by side, and the summary lines
+of every training log. Everything here reads what the runs wrote; nothing is typed in."""
+import datetime
+import json
+import os.path as osp
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .study import Study
+
+# BGR colours of the classes (cycled), readable on light microscope backgrounds too
+PALETTE = [(40, 40, 220), (200, 90, 20), (30, 160, 30), (160, 30, 160), (0, 140, 200),
+           (120, 120, 0)]
+_TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
+_KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
+
+
+def summarize_log(log: Path, out: Path) -> int:
+    """Copy a training log's summary lines to ``out``: the last ``Epoch(train)`` line of each
+    epoch (losses, lr, time), every validation / test result and any error. Returns the
+    number of lines written."""
+    lines = log.read_text(encoding='utf-8', errors='replace').splitlines()
+    last_of_epoch: Dict[str, int] = {}
+    keep = set()
+    for i, line in enumerate(lines):
+        found = _TRAIN_LINE.search(line)
+        if found:
+            last_of_epoch[found.group(1)] = i
+        elif any(k in line for k in _KEEP):
+            keep.add(i)
+    keep.update(last_of_epoch.values())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text('\n'.join(lines[i] for i in sorted(keep)) + '\n', encoding='utf-8')
+    return len(keep)
+
+
+def class_names(cfg: Any) -> Tuple[str, ...]:
+    dataset = cfg.test_dataloader.dataset
+    return tuple((dataset.get('metainfo') or {}).get('classes') or ())
+
+
+def annotated_test_images(cfg: Any) -> List[Tuple[str, List[Tuple[List[float], int]]]]:
+    """``(image path, [(xyxy box, label index), ...])`` of the config's test split, by image id.
+    Labels index the config's classes (COCO category ids are mapped by name)."""
+    dataset = cfg.test_dataloader.dataset
+    root = dataset.get('data_root', '') or ''
+    with open(osp.join(root, dataset.ann_file), encoding='utf-8') as f:
+        coco = json.load(f)
+    classes = class_names(cfg)
+    label_of = {c['id']: classes.index(c['name']) for c in coco['categories']
+                if c['name'] in classes}
+    boxes: Dict[int, list] = {}
+    for ann in coco['annotations']:
+        if ann['category_id'] in label_of and not ann.get('iscrowd', 0):
+            x, y, w, h = ann['bbox']
+            boxes.setdefault(ann['image_id'], []).append(([x, y, x + w, y + h],
+                                                          label_of[ann['category_id']]))
+    prefix = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
+    return [(osp.join(prefix, img['file_name']), boxes.get(img['id'], []))
+            for img in sorted(coco['images'], key=lambda i: i['id'])]
+
+
+def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], labels: Sequence[int],
+               classes: Sequence[str], scores: Optional[Sequence[float]] = None) -> np.ndarray:
+    """A copy of a BGR image with labelled boxes."""
+    import cv2
+
+    out = image.copy()
+    thick = max(1, round(max(image.shape[:2]) / 320))
+    for i, (box, label) in enumerate(zip(boxes, labels)):
+        colour = PALETTE[int(label) % len(PALETTE)]
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
+        text = classes[label] if label < len(classes) else str(label)
+        if scores is not None:
+            text += f' {scores[i]:.2f}'
+        cv2.putText(out, text, (x1 + 2, max(y1 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.35 * thick, colour, thick, cv2.LINE_AA)
+    return out
+
+
+def titled(image: np.ndarray, title: str, width: int) -> np.ndarray:
+    """``image`` scaled to ``width`` under a white title bar."""
+    import cv2
+
+    scale = width / image.shape[1]
+    image = cv2.resize(image, (width, round(image.shape[0] * scale)),
+                       interpolation=cv2.INTER_AREA)
+    bar = np.full((28, width, 3), 255, np.uint8)
+    cv2.putText(bar, title, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([bar, image])
+
+
+def tile(panels: Sequence[np.ndarray], columns: int) -> np.ndarray:
+    """Panels of one size in a grid, row by row; empty cells white."""
+    height, width = panels[0].shape[:2]
+    rows = -(-len(panels) // columns)
+    grid = np.full((rows * height, columns * width, 3), 255, np.uint8)
+    for i, panel in enumerate(panels):
+        r, c = divmod(i, columns)
+        grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = panel
+    return grid
+
+
+def side_by_side(study: Study, out: Path, image: Optional[str] = None,
+                 score_thr: float = 0.3, columns: int = 4, panel_width: int = 400) -> str:
+    """One test image: ground truth, then each trained run's detections (score >=
+    ``score_thr``) with its test mAP, in a grid written to ``out``. ``image`` defaults to the
+    first test image (lowest id). Returns the image's path."""
+    import cv2
+    from mmdet.apis import inference_detector, init_detector
+
+    trained = [r for r in study.runs_ if r.train_done is not None]
+    if not trained:
+        raise RuntimeError('no trained run to draw')
+    cfg = study.config(trained[0])
+    classes = class_names(cfg)
+    images = annotated_test_images(cfg)
+    if image is None:
+        path, gt = images[0]
+    else:
+        match = [item for item in images if osp.basename(item[0]) == osp.basename(image)]
+        if not match:
+            raise FileNotFoundError(f'{image} is not in the test split of {trained[0].config}')
+        path, gt = match[0]
+    picture = cv2.imread(path)
+    if picture is None:
+        raise FileNotFoundError(f'cannot read {path}')
+    panels = [titled(draw_boxes(picture, [b for b, _ in gt], [lab for _, lab in gt], classes),
+                     f'ground truth ({len(gt)} boxes)', panel_width)]
+    for run in trained:
+        model = init_detector(study.config(run), run.train_done['checkpoint'],
+                              device=study.device)
+        pred = inference_detector(model, path).pred_instances
+        keep = pred.scores >= score_thr
+        metrics = run.metrics or {}
+        mAP = metrics.get('coco/bbox_mAP')
+        panels.append(
+            titled(draw_boxes(picture, pred.bboxes[keep].tolist(), pred.labels[keep].tolist(),
+                              classes, pred.scores[keep].tolist()),
+                   f'{short_name(run.name)}  mAP {mAP:.3f}' if mAP is not None else
+                   short_name(run.name), panel_width))
+        del model
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), tile(panels, min(columns, len(panels)))):
+        raise OSError(f'could not write {out}')
+    return path
+
+
+def short_name(name: str) -> str:
+    """``retinanet_ghostnet-1.0x_fpn_150e_bccd`` -> ``retinanet_ghostnet-1.0x_fpn``."""
+    return re.sub(r'_\d+e_.*$', '', name)
+
+
+def _fmt(value: Optional[float], digits: int = 3) -> str:
+    return '-' if value is None else f'{value:.{digits}f}'
+
+
+def _duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    return f'{minutes} min {sec:02d} s' if minutes else f'{sec} s'
+
+
+def results_table(study: Study) -> str:
+    """Markdown: per run, params, MACs, test bbox mAP / mAP@50 / per-class AP, training and
+    inference images/s and training wall time. Runs not trained, tested or measured show
+    ``-`` (and say why in the last column)."""
+    classes = class_names(study.config(study.runs_[0]))
+    speeds: List[Tuple[int, bool]] = []
+    for run in study.runs_:
+        for entry in (run.measure or {}).get('inference', []):
+            if (entry['batch_size'], entry['amp']) not in speeds:
+                speeds.append((entry['batch_size'], entry['amp']))
+    shape = next((r.measure['shape'] for r in study.runs_ if r.measure), study.shape)
+    head = (['model', 'params (M)', f'GMACs {shape[0]}x{shape[1]}', 'bbox mAP', 'mAP@50'] +
+            [f'AP {c}' for c in classes] + ['train img/s'] +
+            [f'infer img/s b{b} {"AMP" if a else "fp32"}' for b, a in speeds] +
+            ['train wall time', 'status'])
+    lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
+    for run in study.runs_:
+        metrics, measure, done = run.metrics, run.measure or {}, run.train_done
+        infer = {(e['batch_size'], e['amp']): e for e in measure.get('inference', [])}
+        status = ('not trained' if done is None else 'not tested' if metrics is None else
+                  'no test detections above score_thr' if not metrics else
+                  'not measured' if not measure else 'ok')
+        metrics = metrics or {}
+        cells = [short_name(run.name),
+                 _fmt(measure['params'] / 1e6 if measure else None, 3),
+                 _fmt(measure['macs'] / 1e9 if measure else None, 2),
+                 _fmt(metrics.get('coco/bbox_mAP')), _fmt(metrics.get('coco/bbox_mAP_50'))]
+        cells += [_fmt(metrics.get(f'coco/{c}_precision')) for c in classes]
+        cells.append(_fmt(measure['train']['images_per_s'], 1) if measure else '-')
+        cells += [_fmt(infer[k]['images_per_s'], 1) if k in infer else '-' for k in speeds]
+        cells += [_duration(done['seconds']) if done else '-', status]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def setup_lines(study: Study) -> List[str]:
+    """What every run shares (schedule, batch, optimizer, seed), read from the configs; a
+    setting that differs between runs is listed per run."""
+    facts: Dict[str, Dict[str, str]] = {}
+    for run in study.runs_:
+        cfg = study.config(run)
+        optim = cfg.optim_wrapper.optimizer
+        values = {
+            'epochs': str(cfg.train_cfg.get('max_epochs', cfg.train_cfg.get('max_iters'))),
+            'train batch size': str(cfg.train_dataloader.batch_size),
+            'optimizer': f'{optim.type} lr {optim.lr}',
+            'seed': str((cfg.get('randomness') or {}).get('seed')),
+            'load_from / pretrained': str(cfg.get('load_from') or _init_cfg(cfg) or
+                                          'none (from scratch)'),
+        }
+        for key, value in values.items():
+            facts.setdefault(key, {})[run.name] = value
+    lines = []
+    for key, per_run in facts.items():
+        if len(set(per_run.values())) == 1:
+            lines.append(f'- {key}: {next(iter(per_run.values()))}')
+        else:
+            lines.append(f'- {key}: ' + ', '.join(f'{short_name(n)} {v}'
+                                                   for n, v in per_run.items()))
+    return lines
+
+
+def _init_cfg(cfg: Any) -> Optional[str]:
+    init = cfg.model.backbone.get('init_cfg')
+    return str(init.get('checkpoint')) if init and init.get('type') == 'Pretrained' else None
+
+
+def write_report(study: Study, path: Path, command: str, picture: Optional[Path] = None,
+                 picture_image: Optional[str] = None, logs_dir: Optional[Path] = None,
+                 title: str = 'Study results', intro: str = '') -> str:
+    """Write the markdown report of ``study`` to ``path`` and return it; copy the log summaries
+    to ``logs_dir`` (linked from the report)."""
+    import mmcv
+    import mmdet
+    import torch
+
+    from .compare import machine_description
+
+    done = [r for r in study.runs_ if r.train_done]
+    measured = next((r.measure for r in study.runs_ if r.measure), None)
+    parallel = {r.train_done.get('parallel') for r in done}
+    rel = lambda p: osp.relpath(p, path.parent)  # noqa: E731
+    out = [f'# {title}', '']
+    if intro:
+        out += [intro.strip(), '']
+    out += [
+        f'Written by `ghostdet.analysis.report` on {datetime.date.today().isoformat()} from the '
+        'runs under `' + study.work_root + '`; every number below was measured by the command '
+        'in "Commands".', '', '## Setup', ''
+    ]
+    out += setup_lines(study)
+    out += [f'- training device: {", ".join(sorted({r.train_done["device"] for r in done}))}; '
+            f'{", ".join(str(p) for p in sorted(parallel))} run(s) trained at once'
+            + (' (sharing it)' if max(parallel, default=1) > 1 else '') +
+            (', mixed precision (AMP)' if any(r.train_done.get('amp') for r in done) else
+             ', fp32'),
+            f'- machine: {machine_description()}; mmcv {mmcv.__version__}, mmdet '
+            f'{mmdet.__version__}, torch {torch.__version__}',
+            '- evaluation: each run\'s final checkpoint on the test split (COCO bbox metrics; '
+            'nothing chosen on test)']
+    if measured:
+        out += [f'- speed: measured one model at a time on {measured["device"]} '
+                f'(torch CPU threads: {measured["threads"]}) at {measured["shape"][0]}x'
+                f'{measured["shape"][1]}, synthetic inputs; inference = `model.predict` with '
+                'the trained weights (network, box decoding, NMS), median of '
+                f'{measured["train"]["runs"]} runs after {measured["train"]["warmup"]} warm-up; '
+                'train img/s = whole training iterations (preprocess, forward, loss, backward, '
+                'optimizer step) at the config\'s batch size, data loading excluded',
+                '- MACs: paper convention (conv + linear multiply-accumulates), whole detector, '
+                '1000 RoIs for a two-stage RoI head']
+    out += ['', '## Results', '', results_table(study), '']
+    if picture is not None and picture.is_file():
+        out += ['## One test image', '',
+                f'`{osp.basename(picture_image or "")}`: ground truth, then each model\'s '
+                'detections with score >= 0.3.', '',
+                f'![side by side]({rel(picture)})', '']
+    out += ['## Commands', '', '```', command, '```', '',
+            'Each run is what these do (the study runs them as library calls, in parallel):', '',
+            '```']
+    options = ''
+    if study.cfg_options:
+        options = ' --cfg-options ' + ' '.join(
+            shlex.quote(f'{k}={v}') for k, v in study.cfg_options.items())
+    for run in study.runs_:
+        out.append(f'python tools/train.py {run.config} --work-dir {run.work_dir}'
+                   f'{" --amp" if study.amp else ""}{options}')
+        checkpoint = run.train_done['checkpoint'] if run.train_done else '<final checkpoint>'
+        out.append(f'python tools/test.py {run.config} {checkpoint} --work-dir '
+                   f'{run.path("test")}{options}')
+    out += ['```', '']
+    if logs_dir is not None:
+        out += ['## Training logs', '',
+                'Summary lines (last iteration of each epoch, validation and test results):', '']
+        for run in study.runs_:
+            if run.train_log.is_file():
+                target = logs_dir / f'{run.name}.log'
+                summarize_log(run.train_log, target)
+                out.append(f'- [{run.name}]({rel(target)})')
+        out.append('')
+    text = '\n'.join(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding='utf-8')
+    return text

@@ -1,0 +1,441 @@
+"""Same-budget study: train several detector configs the same way, evaluate them on the test
+split, measure their cost and speed, and publish one report (``tools/study.py``).
+
+Each run lives in ``<work_root>/<config name>/`` and every stage is resumable: running the
+study again skips what is done, so a killed study loses at most the unfinished part.
+
+- ``train``: :func:`~ghostdet.apis.runner.train` per config (what ``tools/train.py`` does), up
+  to ``parallel`` at once in their own processes (several small detectors share one GPU well).
+  Output goes to ``train.log``; a run with checkpoints but no ``train_done.json`` is resumed
+  from its newest checkpoint. Wall time is recorded per attempt in ``train_time.json``.
+- ``test``: :func:`~ghostdet.apis.runner.test` on the final checkpoint (the last one the
+  schedule saves; nothing is picked on the test split) -> ``test_metrics.json``.
+- ``measure``: one model at a time, alone on the device: params, MACs at the test input size,
+  inference speed (batch sizes x fp32 / AMP on CUDA) with the trained weights, and training
+  iterations per second on a synthetic batch of the config's batch size -> ``measure.json``.
+- ``report``: see :mod:`ghostdet.analysis.report`.
+"""
+import json
+import multiprocessing as mp
+import os
+import os.path as osp
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+
+STAGES = ('train', 'test', 'measure', 'report')
+Progress = Optional[Callable[[str], None]]
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON atomically (a killed study never leaves half a file)."""
+    tmp = path.with_name(path.name + '.tmp')
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Optional[Any]:
+    if not path.is_file():
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+@dataclass
+class StudyRun:
+    """One config of a study and where its outputs go.
+
+    Attributes:
+        config (Path): The config file.
+        work_dir (Path): ``<work_root>/<config name>``.
+    """
+    config: Path
+    work_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.config.stem
+
+    def path(self, name: str) -> Path:
+        return self.work_dir / name
+
+    @property
+    def train_log(self) -> Path:
+        return self.path('train.log')
+
+    @property
+    def train_done(self) -> Optional[dict]:
+        return read_json(self.path('train_done.json'))
+
+    @property
+    def metrics(self) -> Optional[dict]:
+        return read_json(self.path('test_metrics.json'))
+
+    @property
+    def measure(self) -> Optional[dict]:
+        return read_json(self.path('measure.json'))
+
+    @property
+    def train_seconds(self) -> float:
+        """Wall time of every training attempt together (a killed attempt counts up to its
+        last heartbeat)."""
+        attempts = read_json(self.path('train_time.json')) or []
+        return sum(a['end'] - a['start'] for a in attempts)
+
+    def has_checkpoints(self) -> bool:
+        return self.work_dir.is_dir() and any(p.suffix == '.pth' for p in self.work_dir.iterdir())
+
+
+def plan_runs(configs: Sequence[str], work_root: str) -> List[StudyRun]:
+    """One :class:`StudyRun` per config; config names must be unique (they name the folders).
+
+    Raises:
+        FileNotFoundError: A config does not exist.
+        ValueError: No configs, or two with the same file name.
+    """
+    if not configs:
+        raise ValueError('a study needs at least one config')
+    runs, seen = [], {}
+    for config in configs:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f'config file not found: {config}')
+        if path.stem in seen:
+            raise ValueError(f'two configs share the name {path.stem!r}: {seen[path.stem]} and '
+                             f'{config}; their work dirs would collide')
+        seen[path.stem] = config
+        runs.append(StudyRun(path, Path(work_root) / path.stem))
+    return runs
+
+
+def check_data(cfg: Any, config: str) -> None:
+    """Fail early, naming the config, when an annotation file or image folder of the train or
+    test dataloader is missing (e.g. BCCD not converted yet)."""
+    for split in ('train_dataloader', 'test_dataloader'):
+        dataset = cfg[split]['dataset']
+        while 'dataset' in dataset:  # wrappers such as RepeatDataset
+            dataset = dataset['dataset']
+        root = dataset.get('data_root', '') or ''
+        ann = osp.join(root, dataset['ann_file'])
+        img = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
+        for what, path, exists in (('annotation file', ann, osp.isfile),
+                                   ('image folder', img, osp.isdir)):
+            if not exists(path):
+                raise FileNotFoundError(
+                    f'{config}: {split} {what} not found: {path} (convert the dataset first, '
+                    f'or point the config at it with --cfg-options)')
+
+
+# --- child processes ------------------------------------------------------------------------
+def _redirect_output(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+def _share_cpu(parallel: int) -> None:
+    """Give each of ``parallel`` processes its share of the CPU cores (torch's default, all
+    cores in every process, oversubscribes them)."""
+    if parallel > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // parallel))
+
+
+def _train_child(config: str, work_dir: str, resume: bool, amp: bool,
+                 cfg_options: Optional[dict], log_path: str, parallel: int = 1) -> None:
+    _redirect_output(log_path)
+    _share_cpu(parallel)
+    import ghostdet  # noqa: F401  (registrations, safe checkpoint loading)
+    from ghostdet.apis.runner import build_train_config, train
+
+    train(build_train_config(config, work_dir, 'auto' if resume else None, amp,
+                             cfg_options=cfg_options))
+
+
+def _test_child(config: str, checkpoint: str, work_dir: str, cfg_options: Optional[dict],
+                metrics_path: str, log_path: str, parallel: int = 1) -> None:
+    _redirect_output(log_path)
+    _share_cpu(parallel)
+    import ghostdet  # noqa: F401
+    from ghostdet.apis.runner import build_test_config, test
+
+    metrics = test(build_test_config(config, checkpoint, work_dir, cfg_options=cfg_options))
+    write_json(Path(metrics_path), {k: float(v) for k, v in metrics.items()})
+
+
+@dataclass
+class Job:
+    """A child process of a stage: what to run, and what to do when it ends."""
+    run: StudyRun
+    target: Callable
+    args: tuple
+    log: Path
+    on_exit: Callable[[int], None]
+    on_start: Callable[[], None] = lambda: None
+    status: Callable[[], str] = lambda: ''
+    process: Any = None
+    started: float = 0.0
+
+
+def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: Progress = _print,
+             every_s: float = 30.0, poll_s: float = 1.0,
+             heartbeat: Optional[Callable[[Job, float], None]] = None) -> Dict[str, int]:
+    """Run ``jobs`` in spawned processes, at most ``parallel`` at a time; a progress line every
+    ``every_s`` seconds. Returns each run's exit code by name."""
+    if parallel < 1:
+        raise ValueError(f'parallel must be positive, but got {parallel!r}')
+    ctx = mp.get_context('spawn')
+    pending, running, codes = list(jobs), [], {}
+    last = time.time()
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                job = pending.pop(0)
+                job.process = ctx.Process(target=job.target, args=job.args,
+                                          name=f'ghostdet-{job.run.name}')
+                job.on_start()
+                job.started = time.time()
+                job.process.start()
+                running.append(job)
+            time.sleep(poll_s)
+            now = time.time()
+            for job in list(running):
+                if heartbeat is not None:
+                    heartbeat(job, now)
+                if job.process.exitcode is None:
+                    continue
+                running.remove(job)
+                code = codes[job.run.name] = job.process.exitcode
+                job.on_exit(code)
+                if progress is not None:
+                    result = 'done' if code == 0 else f'FAILED (exit {code}), see {job.log}'
+                    progress(f'  {job.run.name}: {result} after {now - job.started:.0f} s')
+            if progress is not None and running and now - last >= every_s:
+                last = now
+                states = '; '.join(f'{j.run.name} {j.status()}'.strip() for j in running)
+                progress(f'  [{len(codes)}/{len(jobs)} finished, {len(pending)} waiting] '
+                         f'{states}')
+    finally:
+        for job in running:  # interrupted: stop the children; their checkpoints stay
+            job.process.terminate()
+            job.process.join(10)
+    return codes
+
+
+def _touch_attempt(run: StudyRun, now: float, always: bool = False) -> None:
+    """Move the end of the newest training attempt to ``now`` (at most once a second)."""
+    path = run.path('train_time.json')
+    attempts = read_json(path)
+    if attempts and (always or int(now) != int(attempts[-1]['end'])):
+        attempts[-1]['end'] = now
+        write_json(path, attempts)
+
+
+_EPOCH = re.compile(rb'Epoch\(train\)\s*\[(\d+)\]')
+_ITER = re.compile(rb'Iter\(train\)\s*\[\s*(\d+)/')
+
+
+def last_logged_epoch(log: Path) -> Optional[int]:
+    """The newest ``Epoch(train) [N]`` (or ``Iter(train) [N/..]``) in the tail of a log."""
+    if not log.is_file():
+        return None
+    with open(log, 'rb') as f:
+        f.seek(max(0, log.stat().st_size - 16384))
+        tail = f.read()
+    found = _EPOCH.findall(tail) or _ITER.findall(tail)
+    return int(found[-1]) if found else None
+
+
+# --- stages --------------------------------------------------------------------------------
+@dataclass
+class Study:
+    """A study: configs, shared overrides and the settings of every stage.
+
+    Args:
+        configs (Sequence[str]): Config files; every run is trained and tested the same way.
+        work_root (str): Parent of the runs' work dirs.
+        cfg_options (dict, optional): Overrides applied to every config (train and test).
+        amp (bool): Mixed-precision training (CUDA).
+        parallel (int): Trainings at once.
+        device (str): Device of the measure stage (``'cuda'`` or ``'cpu'``).
+        shape (Sequence[int]): ``(H, W)`` of the MACs and speed measurements.
+        batch_sizes (Sequence[int]): Inference batch sizes.
+        runs, warmup (int): Timed and untimed runs of each speed measurement.
+        threads (int, optional): Torch CPU threads of the measure stage.
+        progress (Callable[[str], None], optional): Progress lines.
+    """
+    configs: Sequence[str]
+    work_root: str
+    cfg_options: Optional[dict] = None
+    amp: bool = False
+    parallel: int = 1
+    device: str = 'cpu'
+    shape: Sequence[int] = (480, 640)
+    batch_sizes: Sequence[int] = (1, 8)
+    runs: int = 50
+    warmup: int = 10
+    threads: Optional[int] = None
+    progress: Progress = _print
+    every_s: float = 30.0
+    runs_: List[StudyRun] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runs_ = plan_runs(self.configs, self.work_root)
+
+    def config(self, run: StudyRun) -> Any:
+        from ghostdet.analysis.detectors import load_config
+        return load_config(str(run.config), self.cfg_options)
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    # train -----------------------------------------------------------------------------------
+    def train(self) -> Dict[str, int]:
+        """Train every run not done yet (resuming those with checkpoints)."""
+        todo = [r for r in self.runs_ if r.train_done is None]
+        for run in todo:
+            check_data(self.config(run), str(run.config))
+        self.say(f'train: {len(self.runs_) - len(todo)} of {len(self.runs_)} already trained, '
+                 f'{len(todo)} to go, {self.parallel} at a time')
+        jobs = []
+        for run in todo:
+            run.work_dir.mkdir(parents=True, exist_ok=True)
+            resume = run.has_checkpoints()
+            max_epochs = self.config(run).train_cfg.get('max_epochs')
+            jobs.append(
+                Job(run, _train_child,
+                    (str(run.config), str(run.work_dir), resume, self.amp, self.cfg_options,
+                     str(run.train_log), min(self.parallel, len(todo))), run.train_log,
+                    on_exit=self._train_finished(run),
+                    on_start=self._train_started(run, resume),
+                    status=self._epoch_status(run, max_epochs)))
+        return run_jobs(jobs, self.parallel, self.progress, self.every_s,
+                        heartbeat=lambda job, now: _touch_attempt(job.run, now))
+
+    def _train_started(self, run: StudyRun, resume: bool) -> Callable[[], None]:
+        def on_start() -> None:
+            attempts = read_json(run.path('train_time.json')) or []
+            now = time.time()
+            attempts.append(dict(start=now, end=now, resumed=resume))
+            write_json(run.path('train_time.json'), attempts)
+            self.say(f'  {run.name}: {"resuming" if resume else "starting"}, log {run.train_log}')
+        return on_start
+
+    @staticmethod
+    def _epoch_status(run: StudyRun, max_epochs: Optional[int]) -> Callable[[], str]:
+        def status() -> str:
+            epoch = last_logged_epoch(run.train_log)
+            return f'epoch {epoch or 0}/{max_epochs}' if max_epochs else ''
+        return status
+
+    def _train_finished(self, run: StudyRun) -> Callable[[int], None]:
+        def on_exit(code: int) -> None:
+            _touch_attempt(run, time.time(), always=True)
+            if code != 0:
+                return
+            pointer = run.path('last_checkpoint')
+            checkpoint = pointer.read_text().strip() if pointer.is_file() else ''
+            if not osp.isfile(checkpoint):
+                self.say(f'  {run.name}: finished but its final checkpoint {checkpoint!r} is '
+                         'missing; not marked done')
+                return
+            write_json(run.path('train_done.json'),
+                       dict(checkpoint=checkpoint, amp=self.amp, cfg_options=self.cfg_options,
+                            parallel=self.parallel, device=cuda_description() or 'cpu',
+                            seconds=run.train_seconds))
+        return on_exit
+
+    # test --------------------------------------------------------------------------------------
+    def test(self) -> Dict[str, int]:
+        """Evaluate each trained run's final checkpoint on the config's test split."""
+        todo = [r for r in self.runs_ if r.train_done is not None and r.metrics is None]
+        skipped = [r.name for r in self.runs_ if r.train_done is None]
+        self.say(f'test: {len(todo)} to evaluate' +
+                 (f'; not trained: {", ".join(skipped)}' if skipped else ''))
+        jobs = [
+            Job(run, _test_child,
+                (str(run.config), run.train_done['checkpoint'], str(run.path('test')),
+                 self.cfg_options, str(run.path('test_metrics.json')), str(run.path('test.log')),
+                 min(self.parallel, len(todo))),
+                run.path('test.log'), on_exit=lambda code: None) for run in todo
+        ]
+        return run_jobs(jobs, self.parallel, self.progress, self.every_s)
+
+    # measure -----------------------------------------------------------------------------------
+    def measure(self, force: bool = False) -> None:
+        """Cost and speed of each trained run, one model at a time."""
+        for run in self.runs_:
+            if run.train_done is None:
+                self.say(f'measure: {run.name} is not trained; skipped')
+                continue
+            if run.measure is not None and not force:
+                continue
+            self.say(f'measure: {run.name}')
+            write_json(run.path('measure.json'), self.measure_run(run))
+
+    def measure_run(self, run: StudyRun) -> dict:
+        """Params, MACs and inference / training speed of one run (see the module doc)."""
+        from mmengine.optim import build_optim_wrapper
+
+        from .complexity import detector_complexity
+        from .detectors import build_detector, synthetic_batch, synthetic_train_batch
+        from .latency import benchmark_module, benchmark_train_step, num_threads
+
+        cfg = self.config(run)
+        timing = dict(runs=self.runs, warmup=self.warmup, device=self.device,
+                      progress=self.progress)
+        amps = [False, True] if str(self.device).startswith('cuda') else [False]
+        with num_threads(self.threads) as threads:
+            model = build_detector(cfg, checkpoint=run.train_done['checkpoint'],
+                                   device=self.device)
+            total = detector_complexity(model, self.shape, with_mmengine=True)[-1]
+            inference = []
+            for batch_size in self.batch_sizes:
+                inputs, samples = synthetic_batch(model, self.shape, batch_size)
+                for amp in amps:
+                    result = benchmark_module(model, (inputs, samples), mode='predict', amp=amp,
+                                              name=f'{run.name} infer', **timing)
+                    inference.append(_latency_dict(result))
+            del model
+            train_batch = cfg.train_dataloader.batch_size
+            train_amp = self.amp and str(self.device).startswith('cuda')
+            model = build_detector(cfg, device=self.device)
+            optim_cfg = dict(cfg.optim_wrapper)
+            if train_amp:
+                optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
+            optim_wrapper = build_optim_wrapper(model, optim_cfg)
+            classes = (cfg.get('train_dataloader').dataset.get('metainfo') or {}).get('classes')
+            data = synthetic_train_batch(model, self.shape, train_batch,
+                                         num_classes=len(classes) if classes else 1)
+            training = benchmark_train_step(model, data, optim_wrapper,
+                                            name=f'{run.name} train', **timing)
+        return dict(params=total.params, macs=total.macs, flops_mmengine=total.mmengine_flops,
+                    shape=list(self.shape), device=training.device, threads=threads,
+                    inference=inference, train=_latency_dict(training))
+
+
+def _latency_dict(result: Any) -> dict:
+    return dict(batch_size=result.batch_size, amp=result.amp, device=result.device,
+                ms_per_image=result.ms_per_image, p10_ms=result.p10_ms / result.batch_size,
+                p90_ms=result.p90_ms / result.batch_size, images_per_s=result.images_per_s,
+                runs=result.runs, warmup=result.warmup)
+
+
+def cuda_description() -> Optional[str]:
+    """E.g. ``'NVIDIA H200, CUDA 13.0'``; None without CUDA."""
+    if not torch.cuda.is_available():
+        return None
+    return f'{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}'

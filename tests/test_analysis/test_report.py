@@ -1,0 +1,107 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ghostdet.analysis.report import (annotated_test_images, draw_boxes, results_table,
+                                      setup_lines, short_name, summarize_log, tile, titled)
+from ghostdet.analysis.study import Study, write_json
+
+QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+
+
+def test_summarize_log_keeps_epoch_ends_results_and_errors(tmp_path):
+    log = tmp_path / 'train.log'
+    log.write_text('\n'.join([
+        'config dump line',
+        'Epoch(train)  [1][ 5/13] loss: 3.0',
+        'Epoch(train)  [1][10/13] loss: 2.5',
+        'Epoch(train)  [2][ 5/13] loss: 2.0',
+        'Epoch(train)  [2][10/13] loss: 1.5',
+        'Epoch(val) [2][11/11]    coco/bbox_mAP: 0.1000',
+        'bbox_mAP_copypaste: 0.100 0.2',
+        'Traceback (most recent call last):',
+    ]))
+    out = tmp_path / 'logs' / 'a.log'
+    assert summarize_log(log, out) == 5
+    assert out.read_text().splitlines() == [
+        'Epoch(train)  [1][10/13] loss: 2.5', 'Epoch(train)  [2][10/13] loss: 1.5',
+        'Epoch(val) [2][11/11]    coco/bbox_mAP: 0.1000', 'bbox_mAP_copypaste: 0.100 0.2',
+        'Traceback (most recent call last):'
+    ]
+
+
+def test_pictures():
+    image = np.zeros((40, 60, 3), np.uint8)
+    drawn = draw_boxes(image, [[5, 5, 30, 20]], [1], ('a', 'b'), [0.9])
+    assert drawn.shape == image.shape and not image.any()  # a copy
+    assert (drawn[5, 5:30] == (200, 90, 20)).all()  # top edge in class 1's colour
+    panel = titled(drawn, 'model', 120)
+    assert panel.shape == (28 + 80, 120, 3)
+    grid = tile([panel] * 3, 2)
+    assert grid.shape == (2 * 108, 240, 3)
+    assert (grid[108:, 120:] == 255).all()  # the empty cell is white
+
+
+def test_short_name():
+    assert short_name('retinanet_ghostnet-1.0x_fpn_150e_bccd') == 'retinanet_ghostnet-1.0x_fpn'
+    assert short_name('a_ghost') == 'a_ghost'
+
+
+def _study(tmp_path, configs):
+    return Study(configs, str(tmp_path / 'root'), progress=None)
+
+
+def test_test_images_maps_categories_by_name(tmp_path):
+    ann = dict(images=[dict(id=2, file_name='b.jpg'), dict(id=1, file_name='a.jpg')],
+               categories=[dict(id=7, name='square'), dict(id=3, name='circle')],
+               annotations=[dict(image_id=2, category_id=7, bbox=[1, 2, 3, 4]),
+                            dict(image_id=2, category_id=3, bbox=[0, 0, 1, 1], iscrowd=1)])
+    (tmp_path / 'test.json').write_text(json.dumps(ann))
+    study = Study([QUICKSTART], str(tmp_path), progress=None,
+                  cfg_options={'test_dataloader.dataset.data_root': str(tmp_path),
+                               'test_dataloader.dataset.ann_file': 'test.json'})
+    images = annotated_test_images(study.config(study.runs_[0]))
+    assert images == [(str(tmp_path / 'images' / 'a.jpg'), []),
+                      (str(tmp_path / 'images' / 'b.jpg'), [([1, 2, 4, 6], 1)])]
+
+
+def test_results_table_reads_what_the_runs_wrote(tmp_path):
+    study = _study(tmp_path, [QUICKSTART])
+    run = study.runs_[0]
+    run.work_dir.mkdir(parents=True)
+    table = results_table(study)
+    assert table.splitlines()[2].endswith('| - | not trained |')
+    assert '| AP circle | AP square | AP triangle |' in table
+    write_json(run.path('train_done.json'), dict(checkpoint='x.pth', seconds=125.4))
+    write_json(run.path('test_metrics.json'), {})
+    assert 'no test detections above score_thr' in results_table(study)
+    write_json(run.path('test_metrics.json'), {
+        'coco/bbox_mAP': 0.4567, 'coco/bbox_mAP_50': 0.81, 'coco/circle_precision': 0.5,
+        'coco/square_precision': 0.25, 'coco/triangle_precision': 0.125})
+    entry = dict(batch_size=1, amp=False, images_per_s=31.25)
+    write_json(run.path('measure.json'), dict(
+        params=3_628_000, macs=2_345_000_000, shape=[480, 640],
+        train=dict(images_per_s=12.34), inference=[entry, dict(entry, amp=True,
+                                                               images_per_s=50.0)]))
+    lines = results_table(study).splitlines()
+    assert 'GMACs 480x640' in lines[0] and 'infer img/s b1 AMP' in lines[0]
+    assert lines[2] == ('| retinanet_ghostnet-1.0x_fpn | 3.628 | 2.35 | 0.457 | 0.810 | 0.500 '
+                        '| 0.250 | 0.125 | 12.3 | 31.2 | 50.0 | 2 min 05 s | ok |')
+
+
+def test_setup_lines_list_differences_per_run(tmp_path):
+    other = tmp_path / 'other_12e_synthetic.py'
+    other.write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\nrandomness = dict(seed=5)\n")
+    lines = setup_lines(_study(tmp_path, [QUICKSTART, str(other)]))
+    assert '- epochs: 12' in lines
+    assert '- optimizer: AdamW lr 0.002' in lines
+    assert '- load_from / pretrained: none (from scratch)' in lines
+    assert '- seed: retinanet_ghostnet-1.0x_fpn 0, other 5' in lines
+
+
+@pytest.mark.parametrize('seconds,text', [(59.6, '1 min 00 s'), (7, '7 s')])
+def test_duration(seconds, text):
+    from ghostdet.analysis.report import _duration
+    assert _duration(seconds) == text

@@ -1,0 +1,105 @@
+import json
+import os
+import time
+
+import pytest
+from mmengine.config import Config
+
+from ghostdet.analysis.study import (Job, StudyRun, check_data, last_logged_epoch, plan_runs,
+                                     read_json, run_jobs, write_json)
+
+
+def _exit_with(code, delay):
+    time.sleep(delay)
+    os._exit(code)
+
+
+def test_plan_runs(tmp_path):
+    a = tmp_path / 'x' / 'det_a.py'
+    a.parent.mkdir()
+    a.write_text('')
+    runs = plan_runs([str(a)], str(tmp_path / 'root'))
+    assert runs[0].name == 'det_a' and runs[0].work_dir == tmp_path / 'root' / 'det_a'
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        plan_runs([str(tmp_path / 'nope.py')], 'root')
+    b = tmp_path / 'det_a.py'
+    b.write_text('')
+    with pytest.raises(ValueError, match="share the name 'det_a'"):
+        plan_runs([str(a), str(b)], 'root')
+    with pytest.raises(ValueError, match='at least one config'):
+        plan_runs([], 'root')
+
+
+def test_check_data_names_the_missing_file(tmp_path):
+    (tmp_path / 'train.json').write_text('{}')
+    (tmp_path / 'img').mkdir()
+
+    def dataset(ann):
+        return dict(dataset=dict(data_root=str(tmp_path), ann_file=ann,
+                                 data_prefix=dict(img='img/')))
+
+    cfg = Config(dict(train_dataloader=dataset('train.json'),
+                      test_dataloader=dict(dataset=dataset('test.json'))))
+    with pytest.raises(FileNotFoundError,
+                       match=r'my.py: test_dataloader annotation file not found: .*test\.json'):
+        check_data(cfg, 'my.py')
+    (tmp_path / 'test.json').write_text('{}')
+    cfg.test_dataloader = dataset('test.json')  # RepeatDataset-style wrapper is unwrapped
+    check_data(cfg, 'my.py')
+    cfg.train_dataloader.dataset.data_prefix.img = 'missing/'
+    with pytest.raises(FileNotFoundError, match='train_dataloader image folder'):
+        check_data(cfg, 'my.py')
+
+
+def test_last_logged_epoch(tmp_path):
+    log = tmp_path / 'train.log'
+    assert last_logged_epoch(log) is None
+    log.write_text('config dump\n')
+    assert last_logged_epoch(log) is None
+    log.write_text('Epoch(train)  [3][10/13] loss\nEpoch(val) [3][5/5]\n'
+                   'Epoch(train) [12][1/13] loss\n')
+    assert last_logged_epoch(log) == 12
+    log.write_text('Iter(train) [  40/200]  lr: 1e-3\n')
+    assert last_logged_epoch(log) == 40
+
+
+def test_write_json_is_atomic_and_read_json(tmp_path):
+    path = tmp_path / 'a.json'
+    assert read_json(path) is None
+    write_json(path, dict(x=1.5))
+    assert read_json(path) == dict(x=1.5)
+    assert [p.name for p in tmp_path.iterdir()] == ['a.json']
+
+
+def test_run_jobs_limits_parallelism_and_reports_exit_codes(tmp_path):
+    events, lines = [], []
+
+    def job(name, code, delay):
+        run = StudyRun(tmp_path / f'{name}.py', tmp_path / name)
+        return Job(run, _exit_with, (code, delay), tmp_path / f'{name}.log',
+                   on_exit=lambda c: events.append(('end', name, c)),
+                   on_start=lambda: events.append(('start', name)),
+                   status=lambda: 'busy')
+
+    codes = run_jobs([job('a', 0, 1.0), job('b', 3, 0.2), job('c', 0, 0.1)], parallel=2,
+                     progress=lines.append, every_s=0.0, poll_s=0.05)
+    assert codes == {'a': 0, 'b': 3, 'c': 0}
+    # c waits for a free slot: it starts only after b ended
+    assert events.index(('start', 'c')) > events.index(('end', 'b', 3))
+    assert events.index(('start', 'b')) < events.index(('end', 'a', 0))
+    assert any('b: FAILED (exit 3)' in line for line in lines)
+    assert any('waiting]' in line and 'busy' in line for line in lines)
+    with pytest.raises(ValueError, match='parallel'):
+        run_jobs([], parallel=0)
+
+
+def test_study_json_helpers(tmp_path):
+    run = StudyRun(tmp_path / 'a.py', tmp_path / 'a')
+    run.work_dir.mkdir()
+    assert run.train_done is None and run.metrics is None and run.measure is None
+    assert run.train_seconds == 0 and not run.has_checkpoints()
+    write_json(run.path('train_time.json'), [dict(start=10, end=25.5), dict(start=30, end=40)])
+    assert run.train_seconds == 25.5
+    (run.work_dir / 'epoch_1.pth').write_bytes(b'')
+    assert run.has_checkpoints()
+    json.loads(run.path('train_time.json').read_text())

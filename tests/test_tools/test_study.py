@@ -1,0 +1,109 @@
+"""tools/study.py end to end on a tiny synthetic dataset: two detectors trained at once, tested,
+measured and reported; then a second run resumes instead of redoing anything. CPU, 1 epoch:
+this checks the tool, not the accuracy (real numbers come from the GPU machine)."""
+import json
+import re
+from pathlib import Path
+
+import cv2
+import pytest
+
+from ghostdet.datasets import make_synthetic_coco
+from tests.helpers import REPO
+from tests.test_tools.test_train_test_demo import run_tool
+
+QUICKSTART = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+
+
+@pytest.fixture(scope='module')
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp('study')
+    data = root / 'data'
+    make_synthetic_coco(data, num_train=8, num_val=2, num_test=4, seed=1,
+                        image_size=(160, 128))
+    ghost = root / 'det-ghost_1e_synthetic.py'
+    ghost.write_text(f"_base_ = '{QUICKSTART}'\n")
+    mnv3 = root / 'det-mnv3_1e_synthetic.py'
+    mnv3.write_text(
+        f"_base_ = '{QUICKSTART}'\n"
+        "model = dict(backbone=dict(_delete_=True, type='MobileNetV3', arch='large',\n"
+        "    out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True),\n"
+        "    norm_eval=False), neck=dict(in_channels=[24, 40, 112, 960]))\n")
+    d = f'{data}/'
+    options = {
+        'train_dataloader.dataset.data_root': d, 'val_dataloader.dataset.data_root': d,
+        'test_dataloader.dataset.data_root': d,
+        'val_evaluator.ann_file': d + 'annotations/val.json',
+        'test_evaluator.ann_file': d + 'annotations/test.json',
+        'test_evaluator.classwise': True, 'model.test_cfg.score_thr': 0.0,
+        'train_dataloader.batch_size': 4, 'train_cfg.max_epochs': 1,
+    }
+    out = root / 'docs'
+    args = [REPO / 'tools/study.py', ghost, mnv3, '--work-root', root / 'runs', '--parallel', 2,
+            '--runs', 2, '--warmup', 1, '--batch-sizes', 1, 2, '--shape', 128, 160,
+            '--report', out / 'results.md', '--picture', out / 'images/side.png',
+            '--logs-dir', out / 'logs', '--every', 2, '--cfg-options'
+            ] + [f'{k}={v}' for k, v in options.items()]
+    first = run_tool(args, timeout=600)
+    return dict(root=root, args=args, out=out, first=first,
+                runs=[root / 'runs' / p.stem for p in (ghost, mnv3)])
+
+
+def test_every_stage_writes_its_results(study):
+    for run in study['runs']:
+        done = json.loads((run / 'train_done.json').read_text())
+        assert Path(done['checkpoint']).is_file() and done['parallel'] == 2
+        assert done['device'] == 'cpu' and done['seconds'] > 0
+        metrics = json.loads((run / 'test_metrics.json').read_text())
+        assert {'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/circle_precision'} <= set(metrics)
+        measure = json.loads((run / 'measure.json').read_text())
+        assert measure['params'] > 1e6 and measure['macs'] > 1e8
+        assert [(e['batch_size'], e['amp']) for e in measure['inference']] == [(1, False),
+                                                                               (2, False)]
+        assert measure['train']['batch_size'] == 4  # the config's, as overridden
+    assert 'epoch 1/1' in study['first'].stdout or 'done after' in study['first'].stdout
+
+
+def test_report_table_holds_the_measured_numbers(study):
+    text = (study['out'] / 'results.md').read_text()
+    rows = [line for line in text.splitlines() if line.startswith('| det-')]
+    assert len(rows) == 2
+    for row, run in zip(rows, study['runs']):
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        metrics = json.loads((run / 'test_metrics.json').read_text())
+        measure = json.loads((run / 'measure.json').read_text())
+        assert cells[0] == run.name.replace('_1e_synthetic', '')
+        assert cells[1] == f'{measure["params"] / 1e6:.3f}'
+        assert cells[3] == f'{metrics["coco/bbox_mAP"]:.3f}'
+        assert cells[5] == f'{metrics["coco/circle_precision"]:.3f}'
+        assert cells[9] == f'{measure["inference"][0]["images_per_s"]:.1f}'
+        assert cells[-1] == 'ok'
+    assert '- epochs: 1' in text and '2 run(s) trained at once (sharing it), fp32' in text
+    assert 'python tools/study.py ' in text
+    assert re.search(r'python tools/train.py \S+det-ghost_1e_synthetic.py --work-dir', text)
+    assert '![side by side](images/side.png)' in text
+    assert 'BCCD' not in text  # the BCCD introduction is only for the BCCD configs
+
+
+def test_picture_and_log_summaries(study):
+    picture = cv2.imread(str(study['out'] / 'images/side.png'))
+    assert picture.shape == (28 + 320, 3 * 400, 3)  # ground truth + 2 models, 160x128 -> 400
+    for run in study['runs']:
+        summary = (study['out'] / 'logs' / f'{run.name}.log').read_text()
+        assert 'Epoch(train) [1][2/2]' in summary.replace('  ', ' ')
+
+
+def test_second_run_resumes_instead_of_redoing(study):
+    ghost = study['runs'][0]
+    (ghost / 'train_done.json').unlink()  # as if killed after its last checkpoint
+    (ghost / 'test_metrics.json').unlink()
+    measured = (ghost / 'measure.json').read_text()
+    second = run_tool(study['args'][:1] + study['args'][1:] + [], timeout=600)
+    assert 'train: 1 of 2 already trained, 1 to go' in second.stdout
+    assert 'det-ghost_1e_synthetic: resuming' in second.stdout
+    attempts = json.loads((ghost / 'train_time.json').read_text())
+    assert [a['resumed'] for a in attempts] == [False, True]
+    mnv3_attempts = json.loads((study['runs'][1] / 'train_time.json').read_text())
+    assert len(mnv3_attempts) == 1  # finished run not touched
+    assert (ghost / 'test_metrics.json').is_file()
+    assert (ghost / 'measure.json').read_text() == measured  # not measured twice

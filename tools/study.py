@@ -1,0 +1,116 @@
+"""Train several detectors the same way, test them, measure them, publish one report.
+
+    python tools/study.py [CONFIG ...] [--work-root work_dirs/bccd_study] [--parallel N] \
+        [--amp] [--stages train test measure report] [--report docs/results_bccd.md]
+
+Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
+``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
+``docs/images/results_bccd.png`` and log summaries in ``docs/logs/``. Every stage resumes:
+run the same command again after a kill and only the unfinished work is done (a training in
+progress continues from its newest checkpoint). On one GPU, ``--parallel 5`` trains five
+small detectors at once; speed is always measured one model at a time afterwards.
+"""
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+from mmengine.config import DictAction
+
+import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
+from ghostdet.analysis.report import side_by_side, write_report
+from ghostdet.analysis.study import STAGES, Study
+
+REPO = Path(__file__).resolve().parents[1]
+BCCD_TITLE = ('BCCD: GhostNet vs MobileNetV3 and MobileNetV2 detectors trained from scratch, '
+              'same budget')
+BCCD_INTRO = """\
+Detectors trained **from scratch** on BCCD (364 real microscope photos of blood cells, 3
+classes, MIT licence; train 205 / val 87 / test 72 images): no ImageNet or COCO weights can be
+downloaded here, so every backbone starts from random weights, with the same schedule, input
+size, augmentation and seed. BCCD is small and easy next to COCO: the numbers compare the
+backbones with each other under one budget; they do not predict COCO accuracy."""
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train, test and measure detectors the same way; write one report')
+    parser.add_argument('configs', nargs='*', help='configs (default: configs/bccd/*.py)')
+    parser.add_argument('--work-root', default='work_dirs/bccd_study',
+                        help='parent of the runs\' work dirs (default work_dirs/bccd_study)')
+    parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
+                        help='stages to run (default: all)')
+    parser.add_argument('--parallel', type=int, default=1, help='trainings at once (default 1)')
+    parser.add_argument('--amp', action='store_true', help='mixed-precision training (CUDA)')
+    parser.add_argument('--device', default=None,
+                        help='device of the measure stage (default cuda if present, else cpu)')
+    parser.add_argument('--shape', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'),
+                        help='input of the MACs and speed measurements (default 480 640)')
+    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8],
+                        help='inference batch sizes (default 1 8)')
+    parser.add_argument('--runs', type=int, default=50, help='timed runs per speed (default 50)')
+    parser.add_argument('--warmup', type=int, default=10, help='warm-up runs (default 10)')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--remeasure', action='store_true',
+                        help='measure again runs that were measured already')
+    parser.add_argument('--report', default='docs/results_bccd.md', help='markdown report')
+    parser.add_argument('--picture', default='docs/images/results_bccd.png',
+                        help='side-by-side picture of one test image')
+    parser.add_argument('--image', default=None, help='file name of that test image '
+                        '(default: the first test image)')
+    parser.add_argument('--logs-dir', default='docs/logs', help='training log summaries')
+    parser.add_argument('--title', default=None,
+                        help='report title (default: the BCCD one for the BCCD configs)')
+    parser.add_argument('--intro', default=None,
+                        help='report introduction (default: the BCCD one for the BCCD configs)')
+    parser.add_argument('--every', type=float, default=30.0,
+                        help='seconds between progress lines (default 30)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='overrides for every config, e.g. train_cfg.max_epochs=1 or a data path')
+    args = parser.parse_args(argv)
+    if args.amp and not torch.cuda.is_available():
+        parser.error('--amp needs a CUDA device; none is available here')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    configs = args.configs or sorted(str(p.relative_to(REPO))
+                                     for p in (REPO / 'configs' / 'bccd').glob('*.py'))
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    study = Study(configs, args.work_root, cfg_options=args.cfg_options, amp=args.amp,
+                  parallel=args.parallel, device=device, shape=args.shape,
+                  batch_sizes=args.batch_sizes, runs=args.runs, warmup=args.warmup,
+                  threads=args.threads, every_s=args.every)
+    failed = {}
+    if 'train' in args.stages:
+        failed.update({k: v for k, v in study.train().items() if v != 0})
+    if 'test' in args.stages:
+        failed.update({k: v for k, v in study.test().items() if v != 0})
+    if 'measure' in args.stages:
+        study.measure(force=args.remeasure)
+    if 'report' in args.stages:
+        picture, image = Path(args.picture), None
+        if any(r.train_done for r in study.runs_):
+            image = side_by_side(study, picture, args.image)
+        bccd = all('bccd' in Path(c).stem for c in configs)
+        title = args.title or (BCCD_TITLE if bccd else 'Study results')
+        intro = args.intro if args.intro is not None else BCCD_INTRO if bccd else ''
+        command = 'python tools/study.py ' + ' '.join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        text = write_report(study, Path(args.report), command, picture if image else None,
+                            image, Path(args.logs_dir), title, intro)
+        print(text)
+        print(f'\nwrote {args.report}' + (f' and {picture}' if image else ''))
+    if failed:
+        print('failed runs: ' + ', '.join(f'{k} (exit {v})' for k, v in failed.items()),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
