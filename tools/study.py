@@ -12,6 +12,7 @@ small detectors at once; speed is always measured one model at a time afterwards
 """
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -76,8 +77,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds run_jobs, which stops the trainings it started
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     configs = args.configs or sorted(str(p.relative_to(REPO))
                                      for p in (REPO / 'configs' / 'bccd').glob('*.py'))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

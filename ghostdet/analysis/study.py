@@ -209,6 +209,8 @@ def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: Progress = _print
                 job.started = time.time()
                 job.process.start()
                 running.append(job)
+                if progress is not None:
+                    progress(f'  {job.run.name}: pid {job.process.pid}, log {job.log}')
             time.sleep(poll_s)
             now = time.time()
             for job in list(running):
@@ -230,7 +232,10 @@ def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: Progress = _print
     finally:
         for job in running:  # interrupted: stop the children; their checkpoints stay
             job.process.terminate()
-            job.process.join(10)
+        for job in running:
+            job.process.join(30)
+            if job.process.exitcode is None:
+                job.process.kill()
     return codes
 
 
@@ -331,7 +336,7 @@ class Study:
             now = time.time()
             attempts.append(dict(start=now, end=now, resumed=resume))
             write_json(run.path('train_time.json'), attempts)
-            self.say(f'  {run.name}: {"resuming" if resume else "starting"}, log {run.train_log}')
+            self.say(f'  {run.name}: {"resuming" if resume else "starting"}')
         return on_start
 
     @staticmethod

@@ -107,3 +107,38 @@ def test_second_run_resumes_instead_of_redoing(study):
     assert len(mnv3_attempts) == 1  # finished run not touched
     assert (ghost / 'test_metrics.json').is_file()
     assert (ghost / 'measure.json').read_text() == measured  # not measured twice
+
+
+def test_sigterm_stops_the_trainings_it_started(study, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [str(a) for a in study['args']]
+    args[args.index('--work-root') + 1] = str(tmp_path / 'runs')
+    args[args.index('train_cfg.max_epochs=1')] = 'train_cfg.max_epochs=100'
+    out = tmp_path / 'study.out'
+    with open(out, 'w') as f:
+        proc = subprocess.Popen([sys.executable] + args + ['--stages', 'train'], cwd=REPO,
+                                stdout=f, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    deadline = time.time() + 120
+    pids = []
+    while len(pids) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        pids = [int(p) for p in re.findall(r': pid (\d+),', out.read_text())]
+    assert len(pids) == 2, out.read_text()[-3000:]
+    log = tmp_path / 'runs' / 'det-ghost_1e_synthetic' / 'train.log'
+    while not (log.is_file() and 'Epoch(train)' in log.read_text()) and time.time() < deadline:
+        time.sleep(0.5)  # really training, not starting up
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    run = tmp_path / 'runs' / 'det-ghost_1e_synthetic'
+    assert not (run / 'train_done.json').exists()
+    attempt = json.loads((run / 'train_time.json').read_text())[-1]
+    assert attempt['end'] > attempt['start']  # the time it did spend is counted
