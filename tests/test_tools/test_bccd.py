@@ -41,3 +41,33 @@ def test_bccd_config_trains_and_tests_on_the_real_data(bccd_annotations, tmp_pat
     assert 'coco/bbox_mAP:' in log
     for name in ('RBC', 'WBC', 'Platelets'):  # classwise AP table
         assert name in log
+
+
+def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
+    """What tools/study.py would train by default: the ten BCCD configs, with one schedule,
+    batch, optimizer and seed, from scratch, and their data found."""
+    import os
+
+    from ghostdet.analysis.report import annotated_test_images, setup_lines
+    from ghostdet.analysis.study import Study, check_data
+    from tests.helpers import REPO
+
+    images = str(BCCD / 'JPEGImages') + '/'
+    opts = {f'{split}_dataloader.dataset.{key}': value
+            for split in ('train', 'val', 'test')
+            for key, value in (('ann_file', f'{bccd_annotations}{split}.json'),
+                               ('data_prefix.img', images))}
+    configs = sorted(str(p) for p in (REPO / 'configs' / 'bccd').glob('*.py'))
+    study = Study(configs, 'unused', cfg_options=opts, progress=None)
+    assert len(study.runs_) == 10
+    for run in study.runs_:
+        check_data(study.config(run), str(run.config))
+    assert setup_lines(study) == [
+        '- epochs: 150', '- train batch size: 16', '- optimizer: SGD lr 0.02', '- seed: 0',
+        '- load_from / pretrained: none (from scratch)'
+    ]
+    test_images = annotated_test_images(study.config(study.runs_[0]))
+    assert len(test_images) == 72
+    assert all(os.path.isfile(path) for path, _ in test_images)
+    labels = {label for _, boxes in test_images for _, label in boxes}
+    assert labels == {0, 1, 2}  # RBC, WBC and Platelets all present in the test split
