@@ -118,5 +118,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def cli() -> int:
+    try:
+        return main()
+    except (FileNotFoundError, ValueError) as err:  # bad configs or data: no traceback
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli())

@@ -142,3 +142,15 @@ def test_sigterm_stops_the_trainings_it_started(study, tmp_path):
     assert not (run / 'train_done.json').exists()
     attempt = json.loads((run / 'train_time.json').read_text())[-1]
     assert attempt['end'] > attempt['start']  # the time it did spend is counted
+
+
+def test_missing_data_is_a_one_line_error(tmp_path):
+    config = tmp_path / 'nodata_1e_synthetic.py'
+    config.write_text(f"_base_ = '{QUICKSTART}'\n")
+    result = run_tool([REPO / 'tools/study.py', config, '--work-root', tmp_path / 'runs',
+                       '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/none/'],
+                      check=False)
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    assert (f'error: {config}: train_dataloader annotation file not found: '
+            f'{tmp_path}/none/annotations/train.json') in result.stderr
