@@ -13,9 +13,6 @@ import numpy as np
 
 from .study import Study
 
-# BGR colours of the classes (cycled), readable on light microscope backgrounds too
-PALETTE = [(40, 40, 220), (200, 90, 20), (30, 160, 30), (160, 30, 160), (0, 140, 200),
-           (120, 120, 0)]
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
 _KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
 
@@ -65,27 +62,8 @@ def annotated_test_images(cfg: Any) -> List[Tuple[str, List[Tuple[List[float], i
             for img in sorted(coco['images'], key=lambda i: i['id'])]
 
 
-def draw_boxes(image: np.ndarray, boxes: Sequence[Sequence[float]], labels: Sequence[int],
-               classes: Sequence[str], scores: Optional[Sequence[float]] = None) -> np.ndarray:
-    """A copy of a BGR image with labelled boxes."""
-    import cv2
-
-    out = image.copy()
-    thick = max(1, round(max(image.shape[:2]) / 320))
-    for i, (box, label) in enumerate(zip(boxes, labels)):
-        colour = PALETTE[int(label) % len(PALETTE)]
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
-        text = classes[label] if label < len(classes) else str(label)
-        if scores is not None:
-            text += f' {scores[i]:.2f}'
-        cv2.putText(out, text, (x1 + 2, max(y1 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.35 * thick, colour, thick, cv2.LINE_AA)
-    return out
-
-
 def titled(image: np.ndarray, title: str, width: int) -> np.ndarray:
-    """``image`` scaled to ``width`` under a white title bar."""
+    """``image`` scaled to ``width`` under a white title bar (black text)."""
     import cv2
 
     scale = width / image.shape[1]
@@ -113,13 +91,17 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
     ``score_thr``) with its test mAP, in a grid written to ``out``. ``image`` defaults to the
     first test image (lowest id). Returns the image's path."""
     import cv2
+    import mmcv
+    import torch
     from mmdet.apis import inference_detector, init_detector
+    from mmdet.structures import DetDataSample
+    from mmdet.visualization import DetLocalVisualizer
+    from mmengine.structures import InstanceData
 
     trained = [r for r in study.runs_ if r.train_done is not None]
     if not trained:
         raise RuntimeError('no trained run to draw')
     cfg = study.config(trained[0])
-    classes = class_names(cfg)
     images = annotated_test_images(cfg)
     if image is None:
         path, gt = images[0]
@@ -128,26 +110,30 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
         if not match:
             raise FileNotFoundError(f'{image} is not in the test split of {trained[0].config}')
         path, gt = match[0]
-    picture = cv2.imread(path)
-    if picture is None:
-        raise FileNotFoundError(f'cannot read {path}')
-    panels = [titled(draw_boxes(picture, [b for b, _ in gt], [lab for _, lab in gt], classes),
-                     f'ground truth ({len(gt)} boxes)', panel_width)]
+    picture = mmcv.imread(path, channel_order='rgb')
+    visualizer = DetLocalVisualizer(name=f'ghostdet_study_{id(study)}')  # no backends: no files
+    visualizer.dataset_meta = dict(classes=class_names(cfg))
+
+    def panel(sample: DetDataSample, title: str, **kwargs: Any) -> np.ndarray:
+        visualizer.add_datasample(title, picture, sample, show=False, **kwargs)
+        return titled(visualizer.get_image(), title, panel_width)
+
+    truth = DetDataSample()
+    truth.gt_instances = InstanceData(
+        bboxes=torch.tensor([b for b, _ in gt], dtype=torch.float32).reshape(-1, 4),
+        labels=torch.tensor([lab for _, lab in gt], dtype=torch.long))
+    panels = [panel(truth, f'ground truth ({len(gt)} boxes)', draw_pred=False)]
     for run in trained:
         model = init_detector(study.config(run), run.train_done['checkpoint'],
                               device=study.device)
-        pred = inference_detector(model, path).pred_instances
-        keep = pred.scores >= score_thr
-        metrics = run.metrics or {}
-        mAP = metrics.get('coco/bbox_mAP')
-        panels.append(
-            titled(draw_boxes(picture, pred.bboxes[keep].tolist(), pred.labels[keep].tolist(),
-                              classes, pred.scores[keep].tolist()),
-                   f'{short_name(run.name)}  mAP {mAP:.3f}' if mAP is not None else
-                   short_name(run.name), panel_width))
+        mAP = (run.metrics or {}).get('coco/bbox_mAP')
+        title = short_name(run.name) + (f'  mAP {mAP:.3f}' if mAP is not None else '')
+        panels.append(panel(inference_detector(model, path), title, draw_gt=False,
+                            pred_score_thr=score_thr))
         del model
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), tile(panels, min(columns, len(panels)))):
+    grid = tile(panels, min(columns, len(panels)))
+    if not cv2.imwrite(str(out), np.ascontiguousarray(grid[..., ::-1])):  # RGB -> BGR
         raise OSError(f'could not write {out}')
     return path
 
@@ -196,7 +182,7 @@ def results_table(study: Study) -> str:
         cells += [_fmt(metrics.get(f'coco/{c}_precision')) for c in classes]
         cells.append(_fmt(measure['train']['images_per_s'], 1) if measure else '-')
         cells += [_fmt(infer[k]['images_per_s'], 1) if k in infer else '-' for k in speeds]
-        cells += [_duration(done['seconds']) if done else '-', status]
+        cells += [_duration(run.train_seconds) if done else '-', status]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

@@ -28,6 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from ..utils.atomic_io import atomic_write
+
 STAGES = ('train', 'test', 'measure', 'report')
 Progress = Optional[Callable[[str], None]]
 
@@ -38,10 +40,7 @@ def _print(message: str) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON atomically (a killed study never leaves half a file)."""
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write(json.dumps(obj, indent=1).encode('utf-8'), path)
 
 
 def read_json(path: Path) -> Optional[Any]:
@@ -311,15 +310,16 @@ class Study:
     def train(self) -> Dict[str, int]:
         """Train every run not done yet (resuming those with checkpoints)."""
         todo = [r for r in self.runs_ if r.train_done is None]
+        configs = {run.name: self.config(run) for run in todo}
         for run in todo:
-            check_data(self.config(run), str(run.config))
+            check_data(configs[run.name], str(run.config))
         self.say(f'train: {len(self.runs_) - len(todo)} of {len(self.runs_)} already trained, '
                  f'{len(todo)} to go, {self.parallel} at a time')
         jobs = []
         for run in todo:
             run.work_dir.mkdir(parents=True, exist_ok=True)
             resume = run.has_checkpoints()
-            max_epochs = self.config(run).train_cfg.get('max_epochs')
+            max_epochs = configs[run.name].train_cfg.get('max_epochs')
             jobs.append(
                 Job(run, _train_child,
                     (str(run.config), str(run.work_dir), resume, self.amp, self.cfg_options,
@@ -359,8 +359,7 @@ class Study:
                 return
             write_json(run.path('train_done.json'),
                        dict(checkpoint=checkpoint, amp=self.amp, cfg_options=self.cfg_options,
-                            parallel=self.parallel, device=cuda_description() or 'cpu',
-                            seconds=run.train_seconds))
+                            parallel=self.parallel, device=cuda_description() or 'cpu'))
         return on_exit
 
     # test --------------------------------------------------------------------------------------
