@@ -219,6 +219,13 @@ def _init_cfg(cfg: Any) -> Optional[str]:
     return str(init.get('checkpoint')) if init and init.get('type') == 'Pretrained' else None
 
 
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it (commands in a report
+    should work from any checkout)."""
+    rel = osp.relpath(path)
+    return path if rel.startswith('..') else rel
+
+
 def write_report(study: Study, path: Path, command: str, picture: Optional[Path] = None,
                  picture_image: Optional[str] = None, logs_dir: Optional[Path] = None,
                  title: str = 'Study results', intro: str = '') -> str:
@@ -278,7 +285,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     for run in study.runs_:
         out.append(f'python tools/train.py {run.config} --work-dir {run.work_dir}'
                    f'{" --amp" if study.amp else ""}{options}')
-        checkpoint = run.train_done['checkpoint'] if run.train_done else '<final checkpoint>'
+        checkpoint = (_relative(run.train_done['checkpoint']) if run.train_done else
+                      '<final checkpoint>')
         out.append(f'python tools/test.py {run.config} {checkpoint} --work-dir '
                    f'{run.path("test")}{options}')
     out += ['```', '']

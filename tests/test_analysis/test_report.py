@@ -104,3 +104,12 @@ def test_setup_lines_list_differences_per_run(tmp_path):
 def test_duration(seconds, text):
     from ghostdet.analysis.report import _duration
     assert _duration(seconds) == text
+
+
+def test_relative_paths_inside_the_checkout_only(tmp_path, monkeypatch):
+    from ghostdet.analysis.report import _relative
+    monkeypatch.chdir(tmp_path)
+    assert _relative(str(tmp_path / 'work_dirs' / 'a' / 'epoch_150.pth')) == \
+        'work_dirs/a/epoch_150.pth'
+    outside = str(tmp_path.parent / 'elsewhere.pth')
+    assert _relative(outside) == outside

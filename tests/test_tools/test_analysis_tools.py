@@ -72,3 +72,15 @@ def test_compare_backbones_small_run(tmp_path, capsys):
     assert '--threads 1' in text and '1 torch thread(s)' in text
     chart = tmp_path / 'benchmarks_chart.png'
     assert chart.is_file() and chart.stat().st_size < 300_000
+
+
+def test_compare_backbones_no_cpu_needs_cuda(monkeypatch):
+    compare = _tool('compare_backbones')
+    monkeypatch.setattr(compare.torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(SystemExit) as err:
+        compare.parse_args(['--no-cpu'])
+    assert err.value.code == 2
+    monkeypatch.setattr(compare.torch.cuda, 'is_available', lambda: True)
+    assert compare.parse_args(['--no-cpu']).no_cpu
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--no-cpu', '--no-cuda'])

@@ -62,9 +62,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--cuda-det-shape', type=int, nargs=2, default=[800, 1344], metavar=('H', 'W'),
         help='detector latency input on CUDA (default 800 1344)')
     parser.add_argument('--no-cuda', action='store_true', help='CPU rows only')
+    parser.add_argument('--no-cpu', action='store_true',
+                        help='CUDA rows only (needs a GPU); the chart then shows CUDA fp32')
     parser.add_argument('--table', default='benchmarks_table.md', help='table file name')
     parser.add_argument('--chart', default='benchmarks_chart.png', help='chart file name')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.no_cpu and (args.no_cuda or not torch.cuda.is_available()):
+        parser.error('--no-cpu leaves nothing to time: no CUDA device (or --no-cuda)')
+    return args
 
 
 def _log(message: str) -> None:
@@ -97,9 +102,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
         sys.argv[1:] if argv is None else argv)
     out_dir = Path(args.out_dir)
     start = time.perf_counter()
+    gpu = (f'GPU {torch.cuda.get_device_name()}, CUDA {torch.version.cuda}'
+           if torch.cuda.is_available() and not args.no_cuda else '')
     sections = [
         '# Backbone comparison', '',
-        f'Machine: {machine_description()}; {args.threads} torch thread(s) on CPU.', '',
+        f'Machine: {machine_description()}; {args.threads} torch thread(s) on CPU'
+        + (f'; {gpu}' if gpu else '') + '.', '',
         f'Command: `{command}`', ''
     ]
     results: Dict[str, object] = {}
@@ -128,26 +136,31 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
                 'Post-processing (decoding, NMS) not counted.', '',
                 format_detector_table(det_rows), ''
             ]
-        _log(f'(c) CPU latency of the classifiers at 224x224, {args.threads} thread(s)')
-        cpu_bb = backbone_latency(args.backbones, runs=args.runs, warmup=args.warmup,
-                                  progress=_log)
-        results['cpu_backbones'] = cpu_bb
-        sections += [
-            '## (c) CPU latency, ImageNet classifiers at 224x224, batch 1', '',
-            format_latency_table(cpu_bb, baseline='MobileNetV3-Large'), ''
-        ]
-        cpu_det = []
-        if args.det_backbones:
-            h, w = args.det_shape
-            _log(f'(c) CPU latency of detectors at {h}x{w}')
-            cpu_det = detector_latency(REPO / 'configs', args.det_backbones, args.algorithms,
-                                       args.necks, args.det_shape, runs=args.det_runs,
-                                       warmup=args.det_warmup, progress=_log)
-            results['cpu_detectors'] = cpu_det
+        cpu_bb: list = []
+        cpu_det: list = []
+        if not args.no_cpu:
+            _log(f'(c) CPU latency of the classifiers at 224x224, {args.threads} thread(s)')
+            cpu_bb = backbone_latency(args.backbones, runs=args.runs, warmup=args.warmup,
+                                      progress=_log)
+            results['cpu_backbones'] = cpu_bb
             sections += [
-                f'## (c) CPU latency, detectors at {h}x{w} (H={h}, W={w}), batch 1', '',
-                _DETECTOR_LATENCY_NOTE, ''
-            ] + _per_algorithm_tables(cpu_det, args.algorithms)
+                '## (c) CPU latency, ImageNet classifiers at 224x224, batch 1', '',
+                format_latency_table(cpu_bb, baseline='MobileNetV3-Large'), ''
+            ]
+            if args.det_backbones:
+                h, w = args.det_shape
+                _log(f'(c) CPU latency of detectors at {h}x{w}')
+                cpu_det = detector_latency(REPO / 'configs', args.det_backbones, args.algorithms,
+                                           args.necks, args.det_shape, runs=args.det_runs,
+                                           warmup=args.det_warmup, progress=_log)
+                results['cpu_detectors'] = cpu_det
+                sections += [
+                    f'## (c) CPU latency, detectors at {h}x{w} (H={h}, W={w}), batch 1', '',
+                    _DETECTOR_LATENCY_NOTE, ''
+                ] + _per_algorithm_tables(cpu_det, args.algorithms)
+    chart_bb, chart_det, chart_shape = cpu_bb, cpu_det, args.det_shape
+    if args.no_cpu:
+        chart_shape = args.cuda_det_shape
     if torch.cuda.is_available() and not args.no_cuda:
         for amp in (False, True):
             tag = 'AMP fp16' if amp else 'fp32'
@@ -169,10 +182,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
                 sections += [
                     f'## CUDA {tag}, detectors at {h}x{w}, batch 1', '', _DETECTOR_LATENCY_NOTE, ''
                 ] + _per_algorithm_tables(cuda_det, args.algorithms)
+            if args.no_cpu and not amp:  # the chart shows what was timed
+                chart_bb, chart_det = cuda_bb, cuda_det if args.det_backbones else []
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = plot_comparison(
-        rows, cpu_bb, cpu_det, out_dir / args.chart,
-        title=f'{machine_description()}; detectors at {args.det_shape[0]}x{args.det_shape[1]}')
+        rows, chart_bb, chart_det, out_dir / args.chart,
+        title=f'{gpu if args.no_cpu else machine_description()}; detectors at '
+        f'{chart_shape[0]}x{chart_shape[1]}')
     sections += [f'![comparison]({chart.name})', '',
                  f'Total time: {time.perf_counter() - start:.0f} s.', '']
     text = '\n'.join(sections)
