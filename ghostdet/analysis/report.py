@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .study import Study
+from .study import Study, read_json, write_json
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
 _KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
@@ -85,6 +85,35 @@ def tile(panels: Sequence[np.ndarray], columns: int) -> np.ndarray:
     return grid
 
 
+def picture_detections(study: Study, run: Any, image_path: str) -> Dict[str, Any]:
+    """A trained run's detections on one image, kept in ``<work_dir>/picture_dets.json``.
+
+    The study writes them for the first test image when it tests a run, so a report can be
+    assembled from the runs' small JSON files alone (e.g. runs trained on other machines and
+    copied back without their checkpoints). Another image needs the checkpoint.
+
+    Raises:
+        FileNotFoundError: Neither the kept detections for this image nor the checkpoint exist.
+    """
+    from mmdet.apis import inference_detector, init_detector
+
+    name = osp.basename(image_path)
+    kept = read_json(run.path('picture_dets.json'))
+    if kept is not None and kept.get('image') == name:
+        return kept
+    checkpoint = run.train_done['checkpoint']
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'{run.name}: drawing {name} needs its checkpoint {checkpoint} (not found) or '
+            f'{run.path("picture_dets.json")} for that image (written when the run is tested)')
+    model = init_detector(study.config(run), checkpoint, device=study.device)
+    pred = inference_detector(model, image_path).pred_instances.cpu()
+    dets = dict(image=name, bboxes=pred.bboxes.tolist(), scores=pred.scores.tolist(),
+                labels=pred.labels.tolist())
+    write_json(run.path('picture_dets.json'), dets)
+    return dets
+
+
 def side_by_side(study: Study, out: Path, image: Optional[str] = None,
                  score_thr: float = 0.3, columns: int = 4, panel_width: int = 400) -> str:
     """One test image: ground truth, then each trained run's detections (score >=
@@ -93,7 +122,6 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
     import cv2
     import mmcv
     import torch
-    from mmdet.apis import inference_detector, init_detector
     from mmdet.structures import DetDataSample
     from mmdet.visualization import DetLocalVisualizer
     from mmengine.structures import InstanceData
@@ -124,13 +152,15 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
         labels=torch.tensor([lab for _, lab in gt], dtype=torch.long))
     panels = [panel(truth, f'ground truth ({len(gt)} boxes)', draw_pred=False)]
     for run in trained:
-        model = init_detector(study.config(run), run.train_done['checkpoint'],
-                              device=study.device)
+        dets = picture_detections(study, run, path)
+        sample = DetDataSample()
+        sample.pred_instances = InstanceData(
+            bboxes=torch.tensor(dets['bboxes'], dtype=torch.float32).reshape(-1, 4),
+            scores=torch.tensor(dets['scores'], dtype=torch.float32),
+            labels=torch.tensor(dets['labels'], dtype=torch.long))
         mAP = (run.metrics or {}).get('coco/bbox_mAP')
         title = short_name(run.name) + (f'  mAP {mAP:.3f}' if mAP is not None else '')
-        panels.append(panel(inference_detector(model, path), title, draw_gt=False,
-                            pred_score_thr=score_thr))
-        del model
+        panels.append(panel(sample, title, draw_gt=False, pred_score_thr=score_thr))
     out.parent.mkdir(parents=True, exist_ok=True)
     grid = tile(panels, min(columns, len(panels)))
     if not cv2.imwrite(str(out), np.ascontiguousarray(grid[..., ::-1])):  # RGB -> BGR

@@ -9,7 +9,9 @@ study again skips what is done, so a killed study loses at most the unfinished p
   Output goes to ``train.log``; a run with checkpoints but no ``train_done.json`` is resumed
   from its newest checkpoint. Wall time is recorded per attempt in ``train_time.json``.
 - ``test``: :func:`~ghostdet.apis.runner.test` on the final checkpoint (the last one the
-  schedule saves; nothing is picked on the test split) -> ``test_metrics.json``.
+  schedule saves; nothing is picked on the test split) -> ``test_metrics.json``, and its
+  detections on the first test image -> ``picture_dets.json`` (the report's picture can then
+  be drawn from runs copied back without their checkpoints).
 - ``measure``: one model at a time, alone on the device: params, MACs at the test input size,
   inference speed (batch sizes x fp32 / AMP on CUDA) with the trained weights, and training
   iterations per second on a synthetic batch of the config's batch size -> ``measure.json``.
@@ -376,7 +378,22 @@ class Study:
                  min(self.parallel, len(todo))),
                 run.path('test.log'), on_exit=lambda code: None) for run in todo
         ]
-        return run_jobs(jobs, self.parallel, self.progress, self.every_s)
+        codes = run_jobs(jobs, self.parallel, self.progress, self.every_s)
+        self.keep_picture_detections()
+        return codes
+
+    def keep_picture_detections(self) -> None:
+        """Detections of every tested run on the first test image (``picture_dets.json``), so
+        that the report's picture can be drawn where the checkpoints are not."""
+        from .report import annotated_test_images, picture_detections
+
+        tested = [r for r in self.runs_ if r.train_done is not None and r.metrics is not None]
+        if not tested:
+            return
+        image = annotated_test_images(self.config(tested[0]))[0][0]
+        for run in tested:
+            if not run.path('picture_dets.json').is_file():
+                picture_detections(self, run, image)
 
     # measure -----------------------------------------------------------------------------------
     def measure(self, force: bool = False) -> None:

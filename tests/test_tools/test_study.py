@@ -98,6 +98,40 @@ def test_picture_and_log_summaries(study):
         assert 'Epoch(train) [1][2/2]' in summary.replace('  ', ' ')
 
 
+def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
+    """Runs trained elsewhere come back as their JSON files and logs only (checkpoints are too
+    big to carry); the report, picture included, is assembled from those."""
+    import shutil
+    copies = tmp_path / 'runs'
+    for run in study['runs']:
+        assert (run / 'picture_dets.json').is_file()  # written by the test stage
+        shutil.copytree(run, copies / run.name,
+                        ignore=lambda d, names: [n for n in names if n.endswith('.pth') or
+                                                 n in ('last_checkpoint', 'test')])
+        done = json.loads((copies / run.name / 'train_done.json').read_text())
+        done['checkpoint'] = '/on/another/machine/epoch_1.pth'
+        (copies / run.name / 'train_done.json').write_text(json.dumps(done))
+    args = study['args'][:]
+    args[args.index('--work-root') + 1] = copies
+    args[args.index('--report') + 1] = tmp_path / 'results.md'
+    args[args.index('--picture') + 1] = tmp_path / 'side.png'
+    args[args.index('--logs-dir') + 1] = tmp_path / 'logs'
+    result = run_tool(args + ['--stages', 'report'], timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    same = cv2.imread(str(study['out'] / 'images/side.png'))
+    assert (cv2.imread(str(tmp_path / 'side.png')) == same).all()
+    table = [line for line in (tmp_path / 'results.md').read_text().splitlines()
+             if line.startswith('| det-')]
+    assert table == [line for line in (study['out'] / 'results.md').read_text().splitlines()
+                     if line.startswith('| det-')]
+
+    (copies / study['runs'][1].name / 'picture_dets.json').unlink()
+    missing = run_tool(args + ['--stages', 'report'], timeout=300, check=False)
+    assert missing.returncode == 2
+    assert 'det-mnv3_1e_synthetic: drawing' in missing.stderr
+    assert 'epoch_1.pth (not found)' in missing.stderr and 'Traceback' not in missing.stderr
+
+
 def test_second_run_resumes_instead_of_redoing(study):
     ghost = study['runs'][0]
     (ghost / 'train_done.json').unlink()  # as if killed after its last checkpoint
