@@ -7,8 +7,10 @@ Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
 ``docs/images/results_bccd.png`` and log summaries in ``docs/logs/``. Every stage resumes:
 run the same command again after a kill and only the unfinished work is done (a training in
-progress continues from its newest checkpoint). On one GPU, ``--parallel 5`` trains five
-small detectors at once; speed is always measured one model at a time afterwards.
+progress continues from its newest checkpoint). ``--parallel N`` trains N detectors at once;
+on the H200, eight BCCD trainings at once took as long in total as one after another (our
+reading: the GPU time-slices between processes). Speed is always measured one model at a time
+afterwards.
 """
 import argparse
 import shlex

@@ -5,7 +5,7 @@ Each run lives in ``<work_root>/<config name>/`` and every stage is resumable: r
 study again skips what is done, so a killed study loses at most the unfinished part.
 
 - ``train``: :func:`~ghostdet.apis.runner.train` per config (what ``tools/train.py`` does), up
-  to ``parallel`` at once in their own processes (several small detectors share one GPU well).
+  to ``parallel`` at once in their own processes (on the H200 this saved no time in total).
   Output goes to ``train.log``; a run with checkpoints but no ``train_done.json`` is resumed
   from its newest checkpoint. Wall time is recorded per attempt in ``train_time.json``.
 - ``test``: :func:`~ghostdet.apis.runner.test` on the final checkpoint (the last one the
