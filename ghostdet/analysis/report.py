@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .study import Study, read_json, write_json
+from .study import Study, StudyRun, read_json, write_json
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
 _KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
@@ -85,7 +85,7 @@ def tile(panels: Sequence[np.ndarray], columns: int) -> np.ndarray:
     return grid
 
 
-def picture_detections(study: Study, run: Any, image_path: str) -> Dict[str, Any]:
+def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str, Any]:
     """A trained run's detections on one image, kept in ``<work_dir>/picture_dets.json``.
 
     The study writes them for the first test image when it tests a run, so a report can be

@@ -24,6 +24,7 @@ from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backb
                                        format_backbone_table, format_detector_latency_table,
                                        format_detector_table, machine_description,
                                        plot_comparison)
+from ghostdet.analysis.study import cuda_description
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN_BACKBONES = ['GhostNet 1.0x', 'GhostNet 1.1x', 'MobileNetV3-Large', 'MobileNetV2 1.0x']
@@ -102,12 +103,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
         sys.argv[1:] if argv is None else argv)
     out_dir = Path(args.out_dir)
     start = time.perf_counter()
-    gpu = (f'GPU {torch.cuda.get_device_name()}, CUDA {torch.version.cuda}'
-           if torch.cuda.is_available() and not args.no_cuda else '')
+    gpu = '' if args.no_cuda else (cuda_description() or '')
     sections = [
         '# Backbone comparison', '',
         f'Machine: {machine_description()}; {args.threads} torch thread(s) on CPU'
-        + (f'; {gpu}' if gpu else '') + '.', '',
+        + (f'; GPU {gpu}' if gpu else '') + '.', '',
         f'Command: `{command}`', ''
     ]
     results: Dict[str, object] = {}
@@ -158,9 +158,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
                     f'## (c) CPU latency, detectors at {h}x{w} (H={h}, W={w}), batch 1', '',
                     _DETECTOR_LATENCY_NOTE, ''
                 ] + _per_algorithm_tables(cpu_det, args.algorithms)
-    chart_bb, chart_det, chart_shape = cpu_bb, cpu_det, args.det_shape
-    if args.no_cpu:
-        chart_shape = args.cuda_det_shape
+    chart_bb, chart_det = cpu_bb, cpu_det  # with --no-cpu: the CUDA fp32 rows, below
+    chart_shape = args.cuda_det_shape if args.no_cpu else args.det_shape
     if torch.cuda.is_available() and not args.no_cuda:
         for amp in (False, True):
             tag = 'AMP fp16' if amp else 'fp32'
