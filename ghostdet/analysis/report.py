@@ -86,11 +86,12 @@ def tile(panels: Sequence[np.ndarray], columns: int) -> np.ndarray:
 
 
 def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str, Any]:
-    """A trained run's detections on one image, kept in ``<work_dir>/picture_dets.json``.
+    """A trained run's detections (``bboxes``, ``scores``, ``labels``) on one image, kept by
+    image name in ``<work_dir>/picture_dets.json``.
 
-    The study writes them for the first test image when it tests a run, so a report can be
+    The study keeps them for the first test image when it tests a run, so a report can be
     assembled from the runs' small JSON files alone (e.g. runs trained on other machines and
-    copied back without their checkpoints). Another image needs the checkpoint.
+    copied back without their checkpoints). An image not kept yet needs the checkpoint.
 
     Raises:
         FileNotFoundError: Neither the kept detections for this image nor the checkpoint exist.
@@ -98,20 +99,21 @@ def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str
     from mmdet.apis import inference_detector, init_detector
 
     name = osp.basename(image_path)
-    kept = read_json(run.path('picture_dets.json'))
-    if kept is not None and kept.get('image') == name:
-        return kept
+    kept = read_json(run.path('picture_dets.json')) or {}
+    if name in kept:
+        return kept[name]
     checkpoint = run.train_done['checkpoint']
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'{run.name}: drawing {name} needs its checkpoint {checkpoint} (not found) or '
-            f'{run.path("picture_dets.json")} for that image (written when the run is tested)')
+            f'its detections on that image in {run.path("picture_dets.json")} (kept when the '
+            'run is tested)')
     model = init_detector(study.config(run), checkpoint, device=study.device)
     pred = inference_detector(model, image_path).pred_instances.cpu()
-    dets = dict(image=name, bboxes=pred.bboxes.tolist(), scores=pred.scores.tolist(),
-                labels=pred.labels.tolist())
-    write_json(run.path('picture_dets.json'), dets)
-    return dets
+    kept[name] = dict(bboxes=pred.bboxes.tolist(), scores=pred.scores.tolist(),
+                      labels=pred.labels.tolist())
+    write_json(run.path('picture_dets.json'), kept)
+    return kept[name]
 
 
 def side_by_side(study: Study, out: Path, image: Optional[str] = None,

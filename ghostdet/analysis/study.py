@@ -392,8 +392,7 @@ class Study:
             return
         image = annotated_test_images(self.config(tested[0]))[0][0]
         for run in tested:
-            if not run.path('picture_dets.json').is_file():
-                picture_detections(self, run, image)
+            picture_detections(self, run, image)  # a no-op where they are kept already
 
     # measure -----------------------------------------------------------------------------------
     def measure(self, force: bool = False) -> None:

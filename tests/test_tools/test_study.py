@@ -104,7 +104,9 @@ def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
     import shutil
     copies = tmp_path / 'runs'
     for run in study['runs']:
-        assert (run / 'picture_dets.json').is_file()  # written by the test stage
+        kept = json.loads((run / 'picture_dets.json').read_text())  # by the test stage
+        assert list(kept) == ['test_00000.jpg'] and set(kept['test_00000.jpg']) == {
+            'bboxes', 'scores', 'labels'}
         shutil.copytree(run, copies / run.name,
                         ignore=lambda d, names: [n for n in names if n.endswith('.pth') or
                                                  n in ('last_checkpoint', 'test')])
