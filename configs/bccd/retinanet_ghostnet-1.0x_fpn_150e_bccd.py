@@ -18,7 +18,9 @@ model = dict(
     neck=dict(in_channels=[40, 112, 960], start_level=0, add_extra_convs='on_input',
               num_outs=5),
     # GN in the head: batch statistics are not shared across the 5 levels' very different maps
-    bbox_head=dict(num_classes=3, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
+    # mmdet's focal loss, in float32 also under --amp (fp16 logits made it NaN: FP32FocalLoss)
+    bbox_head=dict(num_classes=3, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
+                   loss_cls=dict(type='FP32FocalLoss')),
     test_cfg=dict(max_per_img=200))  # up to ~40 RBCs per image
 
 default_hooks = dict(

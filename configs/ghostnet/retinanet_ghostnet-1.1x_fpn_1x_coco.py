@@ -18,7 +18,9 @@ model = dict(
         # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/ghostnet_1.1x.pth'),
     ),
     # = GhostNet(1.1, out_indices=(1, 2, 4)).out_channels (checked by tests/test_configs.py)
-    neck=dict(in_channels=[44, 124, 1056], start_level=0, add_extra_convs='on_input'))
+    neck=dict(in_channels=[44, 124, 1056], start_level=0, add_extra_convs='on_input'),
+    # mmdet's focal loss, in float32 also under --amp (see FP32FocalLoss)
+    bbox_head=dict(loss_cls=dict(type='FP32FocalLoss')))
 
 # Light backbones with trainable BN see early gradient spikes under SGD: clip them.
 optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))

@@ -17,7 +17,9 @@ model = dict(
         # ImageNet weights with mmdet MobileNetV2 names, from a local file (no download):
         # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mobilenet_v2.pth'),
     ),
-    neck=dict(in_channels=[32, 96, 1280], start_level=0, add_extra_convs='on_input'))
+    neck=dict(in_channels=[32, 96, 1280], start_level=0, add_extra_convs='on_input'),
+    # mmdet's focal loss, in float32 also under --amp (see FP32FocalLoss)
+    bbox_head=dict(loss_cls=dict(type='FP32FocalLoss')))
 
 # Light backbones with trainable BN see early gradient spikes under SGD: clip them.
 optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))

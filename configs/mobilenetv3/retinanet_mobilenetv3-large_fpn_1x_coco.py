@@ -18,7 +18,9 @@ model = dict(
         # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mobilenetv3-large_ghostdet.pth'),
     ),
     # = MobileNetV3('large', out_indices=(1, 2, 3)).out_channels
-    neck=dict(in_channels=[40, 112, 960], start_level=0, add_extra_convs='on_input'))
+    neck=dict(in_channels=[40, 112, 960], start_level=0, add_extra_convs='on_input'),
+    # mmdet's focal loss, in float32 also under --amp (see FP32FocalLoss)
+    bbox_head=dict(loss_cls=dict(type='FP32FocalLoss')))
 
 # Light backbones with trainable BN see early gradient spikes under SGD: clip them.
 optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))

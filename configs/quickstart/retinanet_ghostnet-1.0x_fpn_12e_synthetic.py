@@ -24,7 +24,8 @@ model = dict(
     neck=dict(in_channels=[40, 112, 960], out_channels=64, start_level=0,
               add_extra_convs='on_input', num_outs=5),
     bbox_head=dict(num_classes=len(classes), in_channels=64, feat_channels=64,
-                   stacked_convs=2),
+                   stacked_convs=2,
+                   loss_cls=dict(type='FP32FocalLoss')),  # float32 also under --amp
     test_cfg=dict(score_thr=0.05, max_per_img=50))
 
 train_pipeline = [
