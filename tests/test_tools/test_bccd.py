@@ -71,3 +71,29 @@ def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
     assert all(os.path.isfile(path) for path, _ in test_images)
     labels = {label for _, boxes in test_images for _, label in boxes}
     assert labels == {0, 1, 2}  # RBC, WBC and Platelets all present in the test split
+
+
+def test_the_bccd_configs_differ_only_in_backbone_and_neck():
+    """Same budget means same everything else: per detector, the configs agree on all but the
+    backbone and the neck's type, widths and Ghost settings, and every backbone has the same
+    trainable BN (none keeps settings meant for pretrained weights)."""
+    from mmengine.config import Config
+
+    from tests.helpers import REPO
+
+    rest, norms = {}, set()
+    for path in sorted((REPO / 'configs' / 'bccd').glob('*.py')):
+        cfg = Config.fromfile(path).to_dict()
+        backbone = cfg['model'].pop('backbone')
+        norms.add((repr(backbone['norm_cfg']), backbone['norm_eval'],
+                   backbone.get('init_cfg'), backbone.get('frozen_stages', -1)))
+        neck = cfg['model']['neck']
+        for key in ('type', 'in_channels', 'ghost_ratio', 'ghost_dw_size'):
+            neck.pop(key, None)
+        rest.setdefault(path.name.split('_')[0], []).append((path.name, cfg))
+    assert norms == {("{'type': 'BN', 'requires_grad': True}", False, None, -1)}
+    assert sorted(rest) == ['faster-rcnn', 'retinanet']
+    for detector, cfgs in rest.items():
+        first_name, first = cfgs[0]
+        for name, cfg in cfgs[1:]:
+            assert cfg == first, f'{name} differs from {first_name} beyond backbone and neck'
