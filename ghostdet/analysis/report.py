@@ -171,7 +171,7 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
 
 
 def short_name(name: str) -> str:
-    """``retinanet_ghostnet-1.0x_fpn_150e_bccd`` -> ``retinanet_ghostnet-1.0x_fpn``."""
+    """``retinanet_ghostnet-1.0x_fpn_50e_bccd`` -> ``retinanet_ghostnet-1.0x_fpn``."""
     return re.sub(r'_\d+e_.*$', '', name)
 
 

@@ -43,7 +43,7 @@ def test_pictures():
 
 
 def test_short_name():
-    assert short_name('retinanet_ghostnet-1.0x_fpn_150e_bccd') == 'retinanet_ghostnet-1.0x_fpn'
+    assert short_name('retinanet_ghostnet-1.0x_fpn_50e_bccd') == 'retinanet_ghostnet-1.0x_fpn'
     assert short_name('a_ghost') == 'a_ghost'
 
 

@@ -6,7 +6,7 @@ from ghostdet.datasets import convert_voc_to_coco
 from tests.helpers import BCCD, require_shared
 from tests.test_tools.test_train_test_demo import run_tool
 
-CONFIG = 'configs/bccd/retinanet_ghostnet-1.0x_fpn_150e_bccd.py'
+CONFIG = 'configs/bccd/retinanet_ghostnet-1.0x_fpn_50e_bccd.py'
 
 
 @pytest.fixture(scope='module')
@@ -63,7 +63,7 @@ def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
     for run in study.runs_:
         check_data(study.config(run), str(run.config))
     assert setup_lines(study) == [
-        '- epochs: 150', '- train batch size: 16', '- optimizer: SGD lr 0.02', '- seed: 0',
+        '- epochs: 50', '- train batch size: 16', '- optimizer: SGD lr 0.02', '- seed: 0',
         '- load_from / pretrained: none (from scratch)'
     ]
     test_images = annotated_test_images(study.config(study.runs_[0]))

@@ -1,3 +1,3 @@
-_base_ = './faster-rcnn_ghostnet-1.0x_fpn_150e_bccd.py'
+_base_ = './faster-rcnn_ghostnet-1.0x_fpn_50e_bccd.py'
 
 model = dict(backbone=dict(widen_factor=1.1), neck=dict(in_channels=[28, 44, 124, 1056]))

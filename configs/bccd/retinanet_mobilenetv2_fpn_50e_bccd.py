@@ -1,4 +1,4 @@
-_base_ = './retinanet_ghostnet-1.0x_fpn_150e_bccd.py'
+_base_ = './retinanet_ghostnet-1.0x_fpn_50e_bccd.py'
 
 model = dict(
     backbone=dict(

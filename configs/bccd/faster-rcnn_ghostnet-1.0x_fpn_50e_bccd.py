@@ -2,7 +2,7 @@
 # the RetinaNet configs beside it.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py', 'mmdet::_base_/default_runtime.py',
-    '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_150e.py'
+    '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_50e.py'
 ]
 custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)
 

@@ -1,9 +1,9 @@
 # RetinaNet + GhostNet 1.0x + FPN on BCCD, from scratch. The other BCCD configs change only
 # the backbone or the neck block, so every model shares schedule, input size, augmentation, seed.
-#   python tools/train.py configs/bccd/retinanet_ghostnet-1.0x_fpn_150e_bccd.py --amp
+#   python tools/train.py configs/bccd/retinanet_ghostnet-1.0x_fpn_50e_bccd.py --amp
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py', 'mmdet::_base_/default_runtime.py',
-    '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_150e.py'
+    '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_50e.py'
 ]
 custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)
 
