@@ -89,10 +89,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     configs = args.configs or sorted(str(p.relative_to(REPO))
                                      for p in (REPO / 'configs' / 'bccd').glob('*.py'))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    command = 'python tools/study.py ' + ' '.join(
+        shlex.quote(str(a)) for a in (sys.argv[1:] if argv is None else argv))
     study = Study(configs, args.work_root, cfg_options=args.cfg_options, amp=args.amp,
                   parallel=args.parallel, device=device, shape=args.shape,
                   batch_sizes=args.batch_sizes, runs=args.runs, warmup=args.warmup,
-                  threads=args.threads, every_s=args.every)
+                  threads=args.threads, every_s=args.every, command=command)
     failed = {}
     if 'train' in args.stages:
         failed.update({k: v for k, v in study.train().items() if v != 0})
@@ -107,8 +109,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         bccd = all('bccd' in Path(c).stem for c in configs)
         title = args.title or (BCCD_TITLE if bccd else 'Study results')
         intro = args.intro if args.intro is not None else BCCD_INTRO if bccd else ''
-        command = 'python tools/study.py ' + ' '.join(
-            shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         text = write_report(study, Path(args.report), command, picture if image else None,
                             image, Path(args.logs_dir), title, intro)
         print(text)

@@ -184,10 +184,36 @@ def _duration(seconds: float) -> str:
     return f'{minutes} min {sec:02d} s' if minutes else f'{sec} s'
 
 
+def sessions(study: Study) -> List[Tuple[dict, Dict[str, List[str]]]]:
+    """The study processes that trained or measured the runs, oldest first, as recorded in
+    their ``train_done.json`` / ``measure.json``: ``(session, {'trained': [runs],
+    'measured': [runs]})``. Runs written before sessions were recorded count in none."""
+    found: Dict[Tuple[str, str], Tuple[dict, Dict[str, List[str]]]] = {}
+    for run in study.runs_:
+        for role, record in (('trained', run.train_done), ('measured', run.measure)):
+            session = (record or {}).get('session')
+            if session:
+                key = (session['started'], session['machine'])
+                found.setdefault(key, (session, {}))[1].setdefault(role, []).append(
+                    short_name(run.name))
+    return [found[key] for key in sorted(found)]
+
+
+def _measure_session(study: Study, run: StudyRun) -> str:
+    session = (run.measure or {}).get('session')
+    numbers = [(s['started'], s['machine']) for s, _ in sessions(study)]
+    if not session:
+        return '-'
+    return str(numbers.index((session['started'], session['machine'])) + 1)
+
+
 def results_table(study: Study) -> str:
     """Markdown: per run, params, MACs, test bbox mAP / mAP@50 / per-class AP, training and
     inference images/s and training wall time. Runs not trained, tested or measured show
-    ``-`` (and say why in the last column)."""
+    ``-`` (and say why in the last column). Where speeds come from more than one session,
+    a column numbers the session that measured each run."""
+    measured_in = {s['started'] + s['machine'] for s, roles in sessions(study)
+                   if roles.get('measured')}
     classes = class_names(study.config(study.runs_[0]))
     speeds: List[Tuple[int, bool]] = []
     for run in study.runs_:
@@ -198,6 +224,7 @@ def results_table(study: Study) -> str:
     head = (['model', 'params (M)', f'GMACs {shape[0]}x{shape[1]}', 'bbox mAP', 'mAP@50'] +
             [f'AP {c}' for c in classes] + ['train img/s'] +
             [f'infer img/s b{b} {"AMP" if a else "fp32"}' for b, a in speeds] +
+            (['speed session'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
     for run in study.runs_:
@@ -214,6 +241,8 @@ def results_table(study: Study) -> str:
         cells += [_fmt(metrics.get(f'coco/{c}_precision')) for c in classes]
         cells.append(_fmt(measure['train']['images_per_s'], 1) if measure else '-')
         cells += [_fmt(infer[k]['images_per_s'], 1) if k in infer else '-' for k in speeds]
+        if len(measured_in) > 1:
+            cells.append(_measure_session(study, run))
         cells += [_duration(run.train_seconds) if done else '-', status]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -286,11 +315,24 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
             f'{", ".join(str(p) for p in sorted(parallel))} run(s) trained at once'
             + (' (sharing it)' if max(parallel, default=1) > 1 else '') +
             (', mixed precision (AMP)' if any(r.train_done.get('amp') for r in done) else
-             ', fp32'),
-            f'- machine: {machine_description()}; mmcv {mmcv.__version__}, mmdet '
-            f'{mmdet.__version__}, torch {torch.__version__}',
-            '- evaluation: each run\'s final checkpoint on the test split (COCO bbox metrics; '
-            'nothing chosen on test)']
+             ', fp32')]
+    recorded = sessions(study)
+    if recorded:
+        out.append('- sessions (the study processes that trained and measured the runs):')
+        for number, (session, roles) in enumerate(recorded, 1):
+            work = '; '.join(f'{role}: {", ".join(names)}' for role, names in roles.items())
+            out.append(f'  {number}. {session["started"]}, {session["machine"]}'
+                       f'{", " + session["gpu"] if session.get("gpu") else ""}, '
+                       f'{session["versions"]}. {work}')
+        measuring = sum(1 for _, roles in recorded if roles.get('measured'))
+        if measuring > 1:
+            out.append(f'- speeds were measured in {measuring} sessions, each on its own '
+                       'machine: compare them within a session (table column "speed session")')
+    else:
+        out.append(f'- machine: {machine_description()}; mmcv {mmcv.__version__}, mmdet '
+                   f'{mmdet.__version__}, torch {torch.__version__}')
+    out.append('- evaluation: each run\'s final checkpoint on the test split (COCO bbox metrics; '
+               'nothing chosen on test)')
     if measured:
         out += [f'- speed: measured one model at a time on {measured["device"]} '
                 f'(torch CPU threads: {measured["threads"]}) at {measured["shape"][0]}x'
@@ -307,7 +349,13 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
                 f'`{osp.basename(picture_image or "")}`: ground truth, then each model\'s '
                 'detections with score >= 0.3.', '',
                 f'![side by side]({rel(picture)})', '']
-    out += ['## Commands', '', '```', command, '```', '',
+    out += ['## Commands', '', '```', command, '```', '']
+    if recorded:
+        out += ['The sessions above ran:', '', '```']
+        out += [f'{session["command"]}  # session {number}'
+                for number, (session, _) in enumerate(recorded, 1) if session.get('command')]
+        out += ['```', '']
+    out += [
             'Each run is what these do (the study runs them as library calls, in parallel):', '',
             '```']
     options = ''

@@ -281,6 +281,9 @@ class Study:
         runs, warmup (int): Timed and untimed runs of each speed measurement.
         threads (int, optional): Torch CPU threads of the measure stage.
         progress (Callable[[str], None], optional): Progress lines.
+        command (str, optional): The command line of this study process, kept with what
+            its stages write (``session`` in ``train_done.json`` and ``measure.json``), so a
+            report assembled from runs of several sessions names each one's command.
     """
     configs: Sequence[str]
     work_root: str
@@ -295,10 +298,24 @@ class Study:
     threads: Optional[int] = None
     progress: Progress = _print
     every_s: float = 30.0
+    command: Optional[str] = None
     runs_: List[StudyRun] = field(init=False)
+    started_: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.runs_ = plan_runs(self.configs, self.work_root)
+        self.started_ = time.strftime('%Y-%m-%d %H:%M:%S %Z')
+
+    def session(self) -> dict:
+        """Where and how this study process runs: its start, command, machine, GPU and
+        versions (recorded with each run's training and measurement)."""
+        import mmcv
+        import mmdet
+
+        from .compare import machine_description
+        return dict(started=self.started_, command=self.command,
+                    machine=machine_description(), gpu=cuda_description(),
+                    versions=f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}')
 
     def config(self, run: StudyRun) -> Any:
         from ghostdet.analysis.detectors import load_config
@@ -361,7 +378,8 @@ class Study:
                 return
             write_json(run.path('train_done.json'),
                        dict(checkpoint=checkpoint, amp=self.amp, cfg_options=self.cfg_options,
-                            parallel=self.parallel, device=cuda_description() or 'cpu'))
+                            parallel=self.parallel, device=cuda_description() or 'cpu',
+                            session=self.session()))
         return on_exit
 
     # test --------------------------------------------------------------------------------------
@@ -442,7 +460,8 @@ class Study:
                                          num_classes=len(classes) if classes else 1)
             training = benchmark_train_step(model, data, optim_wrapper,
                                             name=f'{run.name} train', **timing)
-        return dict(params=total.params, macs=total.macs, flops_mmengine=total.mmengine_flops,
+        return dict(session=self.session(),
+                    params=total.params, macs=total.macs, flops_mmengine=total.mmengine_flops,
                     shape=list(self.shape), device=training.device, threads=threads,
                     inference=inference, train=_latency_dict(training))
 

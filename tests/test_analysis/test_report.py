@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostdet.analysis.report import (annotated_test_images, results_table, setup_lines,
-                                      short_name, summarize_log, tile, titled)
+from ghostdet.analysis.report import (annotated_test_images, results_table, sessions,
+                                      setup_lines, short_name, summarize_log, tile, titled,
+                                      write_report)
 from ghostdet.analysis.study import Study, write_json
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -113,3 +114,53 @@ def test_relative_paths_inside_the_checkout_only(tmp_path, monkeypatch):
         'work_dirs/a/epoch_150.pth'
     outside = str(tmp_path.parent / 'elsewhere.pth')
     assert _relative(outside) == outside
+
+
+def _session(started, gpu='NVIDIA H200, CUDA 13.0'):
+    return dict(started=started, command=f'python tools/study.py X  # {started}',
+                machine='16-core x86_64 CPU (Xeon), torch 2.11.0+cu130', gpu=gpu,
+                versions='mmcv 2.1.0, mmdet 3.3.0')
+
+
+def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
+    """RetinaNets trained and measured in one device session, Faster R-CNNs in another: the
+    report numbers the sessions, says which run each did and what command it ran, and marks
+    each row's speed session (speeds compare only within a session)."""
+    other = tmp_path / 'faster_12e_synthetic.py'
+    other.write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\n")
+    study = _study(tmp_path, [QUICKSTART, str(other)])
+    entry = dict(batch_size=1, amp=False, images_per_s=30.0)
+    measure = dict(params=1e6, macs=1e9, shape=[480, 640], device='cuda', threads=16,
+                   train=dict(images_per_s=10.0, runs=50, warmup=10), inference=[entry])
+    for run, started in zip(study.runs_, ['2026-11-24 10:00:00 UTC', '2026-11-30 09:00:00 UTC']):
+        run.work_dir.mkdir(parents=True)
+        write_json(run.path('train_done.json'), dict(
+            checkpoint='x.pth', device='NVIDIA H200, CUDA 13.0', parallel=1, amp=True,
+            session=_session(started)))
+        write_json(run.path('train_time.json'), [dict(start=0, end=60)])
+        write_json(run.path('test_metrics.json'), {'coco/bbox_mAP': 0.5})
+        write_json(run.path('measure.json'), dict(measure, session=_session(started)))
+    found = sessions(study)
+    assert [(s['started'], roles) for s, roles in found] == [
+        ('2026-11-24 10:00:00 UTC', dict(trained=['retinanet_ghostnet-1.0x_fpn'],
+                                         measured=['retinanet_ghostnet-1.0x_fpn'])),
+        ('2026-11-30 09:00:00 UTC', dict(trained=['faster'], measured=['faster']))]
+    table = results_table(study).splitlines()
+    assert table[0].endswith('| speed session | train wall time | status |')
+    assert table[2].endswith('| 1 | 1 min 00 s | ok |')
+    assert table[3].endswith('| 2 | 1 min 00 s | ok |')
+    text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
+    assert ('  1. 2026-11-24 10:00:00 UTC, 16-core x86_64 CPU (Xeon), torch 2.11.0+cu130, '
+            'NVIDIA H200, CUDA 13.0, mmcv 2.1.0, mmdet 3.3.0. trained: '
+            'retinanet_ghostnet-1.0x_fpn; measured: retinanet_ghostnet-1.0x_fpn') in text
+    assert 'speeds were measured in 2 sessions' in text
+    assert 'python tools/study.py X  # 2026-11-30 09:00:00 UTC  # session 2' in text
+    assert '- machine:' not in text  # the report's own machine measured nothing
+
+    for run in study.runs_:  # one session did both: no session column, no warning
+        for name in ('train_done.json', 'measure.json'):
+            record = json.loads(run.path(name).read_text())
+            write_json(run.path(name), dict(record, session=_session('2026-11-24 10:00:00 UTC')))
+    assert 'speed session' not in results_table(study)
+    text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
+    assert 'speeds were measured in' not in text and '  2. ' not in text
