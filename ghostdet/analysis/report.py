@@ -184,27 +184,38 @@ def _duration(seconds: float) -> str:
     return f'{minutes} min {sec:02d} s' if minutes else f'{sec} s'
 
 
+def _session_key(session: dict) -> str:
+    # one machine boot is one session, whatever number of study processes it ran
+    return session.get('boot_id') or f'{session["started"]} {session["machine"]}'
+
+
 def sessions(study: Study) -> List[Tuple[dict, Dict[str, List[str]]]]:
-    """The study processes that trained or measured the runs, oldest first, as recorded in
-    their ``train_done.json`` / ``measure.json``: ``(session, {'trained': [runs],
-    'measured': [runs]})``. Runs written before sessions were recorded count in none."""
-    found: Dict[Tuple[str, str], Tuple[dict, Dict[str, List[str]]]] = {}
+    """The sessions (machine boots) whose study processes trained or measured the runs, oldest
+    first, as recorded in the runs' ``train_done.json`` / ``measure.json``: ``(session,
+    {'trained': [runs], 'measured': [runs]})``, the session's ``commands`` gathered from all
+    its processes. Runs written before sessions were recorded count in none."""
+    found: Dict[str, Tuple[dict, Dict[str, List[str]]]] = {}
     for run in study.runs_:
         for role, record in (('trained', run.train_done), ('measured', run.measure)):
             session = (record or {}).get('session')
-            if session:
-                key = (session['started'], session['machine'])
-                found.setdefault(key, (session, {}))[1].setdefault(role, []).append(
-                    short_name(run.name))
-    return [found[key] for key in sorted(found)]
+            if not session:
+                continue
+            first, roles = found.setdefault(_session_key(session),
+                                            (dict(session, commands=[]), {}))
+            if session['started'] < first['started']:
+                first.update(started=session['started'])
+            if session.get('command') and session['command'] not in first['commands']:
+                first['commands'].append(session['command'])
+            roles.setdefault(role, []).append(short_name(run.name))
+    return sorted(found.values(), key=lambda item: item[0]['started'])
 
 
 def _measure_session(study: Study, run: StudyRun) -> str:
     session = (run.measure or {}).get('session')
-    numbers = [(s['started'], s['machine']) for s, _ in sessions(study)]
     if not session:
         return '-'
-    return str(numbers.index((session['started'], session['machine'])) + 1)
+    keys = [_session_key(s) for s, _ in sessions(study)]
+    return str(keys.index(_session_key(session)) + 1)
 
 
 def results_table(study: Study) -> str:
@@ -212,8 +223,7 @@ def results_table(study: Study) -> str:
     inference images/s and training wall time. Runs not trained, tested or measured show
     ``-`` (and say why in the last column). Where speeds come from more than one session,
     a column numbers the session that measured each run."""
-    measured_in = {s['started'] + s['machine'] for s, roles in sessions(study)
-                   if roles.get('measured')}
+    measured_in = [s for s, roles in sessions(study) if roles.get('measured')]
     classes = class_names(study.config(study.runs_[0]))
     speeds: List[Tuple[int, bool]] = []
     for run in study.runs_:
@@ -318,7 +328,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
              ', fp32')]
     recorded = sessions(study)
     if recorded:
-        out.append('- sessions (the study processes that trained and measured the runs):')
+        out.append('- sessions (the machines, one boot each, whose study processes trained and '
+                   'measured the runs):')
         for number, (session, roles) in enumerate(recorded, 1):
             work = '; '.join(f'{role}: {", ".join(names)}' for role, names in roles.items())
             out.append(f'  {number}. {session["started"]}, {session["machine"]}'
@@ -352,8 +363,9 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     out += ['## Commands', '', '```', command, '```', '']
     if recorded:
         out += ['The sessions above ran:', '', '```']
-        out += [f'{session["command"]}  # session {number}'
-                for number, (session, _) in enumerate(recorded, 1) if session.get('command')]
+        out += [f'{command}  # session {number}'
+                for number, (session, _) in enumerate(recorded, 1)
+                for command in session['commands']]
         out += ['```', '']
     out += [
             'Each run is what these do (the study runs them as library calls, in parallel):', '',

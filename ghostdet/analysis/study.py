@@ -304,16 +304,22 @@ class Study:
 
     def __post_init__(self) -> None:
         self.runs_ = plan_runs(self.configs, self.work_root)
-        self.started_ = time.strftime('%Y-%m-%d %H:%M:%S %Z')
+        self.started_ = time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())
 
     def session(self) -> dict:
-        """Where and how this study process runs: its start, command, machine, GPU and
-        versions (recorded with each run's training and measurement)."""
+        """Where and how this study process runs: its start, command, machine (and its boot,
+        which tells one machine from another of its kind), GPU and versions; recorded with each
+        run's training and measurement."""
         import mmcv
         import mmdet
 
         from .compare import machine_description
-        return dict(started=self.started_, command=self.command,
+        try:
+            with open('/proc/sys/kernel/random/boot_id', encoding='utf-8') as f:
+                boot_id: Optional[str] = f.read().strip()
+        except OSError:
+            boot_id = None
+        return dict(started=self.started_, command=self.command, boot_id=boot_id,
                     machine=machine_description(), gpu=cuda_description(),
                     versions=f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}')
 

@@ -116,8 +116,8 @@ def test_relative_paths_inside_the_checkout_only(tmp_path, monkeypatch):
     assert _relative(outside) == outside
 
 
-def _session(started, gpu='NVIDIA H200, CUDA 13.0'):
-    return dict(started=started, command=f'python tools/study.py X  # {started}',
+def _session(started, boot, gpu='NVIDIA H200, CUDA 13.0'):
+    return dict(started=started, command=f'python tools/study.py X  # {started}', boot_id=boot,
                 machine='16-core x86_64 CPU (Xeon), torch 2.11.0+cu130', gpu=gpu,
                 versions='mmcv 2.1.0, mmdet 3.3.0')
 
@@ -132,14 +132,16 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     entry = dict(batch_size=1, amp=False, images_per_s=30.0)
     measure = dict(params=1e6, macs=1e9, shape=[480, 640], device='cuda', threads=16,
                    train=dict(images_per_s=10.0, runs=50, warmup=10), inference=[entry])
-    for run, started in zip(study.runs_, ['2026-11-24 10:00:00 UTC', '2026-11-30 09:00:00 UTC']):
+    for run, started, boot in zip(study.runs_,
+                                  ['2026-11-24 10:00:00 UTC', '2026-11-30 09:00:00 UTC'],
+                                  ['boot-a', 'boot-b']):
         run.work_dir.mkdir(parents=True)
         write_json(run.path('train_done.json'), dict(
             checkpoint='x.pth', device='NVIDIA H200, CUDA 13.0', parallel=1, amp=True,
-            session=_session(started)))
+            session=_session(started, boot)))
         write_json(run.path('train_time.json'), [dict(start=0, end=60)])
         write_json(run.path('test_metrics.json'), {'coco/bbox_mAP': 0.5})
-        write_json(run.path('measure.json'), dict(measure, session=_session(started)))
+        write_json(run.path('measure.json'), dict(measure, session=_session(started, boot)))
     found = sessions(study)
     assert [(s['started'], roles) for s, roles in found] == [
         ('2026-11-24 10:00:00 UTC', dict(trained=['retinanet_ghostnet-1.0x_fpn'],
@@ -157,10 +159,18 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     assert 'python tools/study.py X  # 2026-11-30 09:00:00 UTC  # session 2' in text
     assert '- machine:' not in text  # the report's own machine measured nothing
 
-    for run in study.runs_:  # one session did both: no session column, no warning
-        for name in ('train_done.json', 'measure.json'):
-            record = json.loads(run.path(name).read_text())
-            write_json(run.path(name), dict(record, session=_session('2026-11-24 10:00:00 UTC')))
+    # the second study process ran on the first one's machine, in the same boot: one session
+    # with two commands, no session column, no warning
+    for name in ('train_done.json', 'measure.json'):
+        path = study.runs_[1].path(name)
+        record = json.loads(path.read_text())
+        write_json(path, dict(record, session=_session('2026-11-24 10:30:00 UTC', 'boot-a')))
+    [(session, roles)] = sessions(study)
+    assert session['started'] == '2026-11-24 10:00:00 UTC'
+    assert session['commands'] == ['python tools/study.py X  # 2026-11-24 10:00:00 UTC',
+                                   'python tools/study.py X  # 2026-11-24 10:30:00 UTC']
+    assert roles['measured'] == ['retinanet_ghostnet-1.0x_fpn', 'faster']
     assert 'speed session' not in results_table(study)
     text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
     assert 'speeds were measured in' not in text and '  2. ' not in text
+    assert 'X  # 2026-11-24 10:30:00 UTC  # session 1' in text

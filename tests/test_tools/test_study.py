@@ -68,6 +68,7 @@ def test_every_stage_writes_its_results(study):
         assert session['command'].startswith('python tools/study.py ')
         assert '--parallel 2' in session['command'] and 'CPU' in session['machine']
         assert session['gpu'] is None and session['versions'].startswith('mmcv 2.1.0')
+        assert session['boot_id'] and session['started'].endswith(' UTC')
     assert 'epoch 1/1' in study['first'].stdout or 'done after' in study['first'].stdout
 
 
@@ -87,7 +88,7 @@ def test_report_table_holds_the_measured_numbers(study):
         assert cells[-1] == 'ok'
     assert '- epochs: 1' in text and '2 run(s) trained at once (sharing it), fp32' in text
     assert 'python tools/study.py ' in text
-    assert '- sessions (the study processes that trained and measured the runs):' in text
+    assert '- sessions (the machines, one boot each, whose study processes' in text
     assert re.search(r'  1\. .+ trained: det-ghost, det-mnv3; measured: det-ghost, det-mnv3',
                      text)
     assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # session 1', text)
