@@ -23,7 +23,7 @@ import torch
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
-from ghostdet.analysis.report import side_by_side, write_report
+from ghostdet.analysis.report import check_trained_options, side_by_side, write_report
 from ghostdet.analysis.study import STAGES, Study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if 'measure' in args.stages:
         study.measure(force=args.remeasure)
     if 'report' in args.stages:
+        check_trained_options(study)
         picture, image = Path(args.picture), None
         if any(r.train_done for r in study.runs_):
             image = side_by_side(study, picture, args.image)

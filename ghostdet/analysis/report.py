@@ -297,6 +297,20 @@ def _relative(path: str) -> str:
     return path if rel.startswith('..') else rel
 
 
+def check_trained_options(study: Study) -> None:
+    """The report reads the setup from the configs with ``study.cfg_options``: refuse where a
+    run was trained with other overrides (e.g. a report without the ``--cfg-options`` that
+    shortened the runs would claim the configs' full schedule)."""
+    for run in study.runs_:
+        if not run.train_done:
+            continue
+        trained_with = run.train_done.get('cfg_options') or {}
+        if trained_with != (study.cfg_options or {}):
+            raise ValueError(
+                f'{run.name} was trained with --cfg-options {trained_with or "(none)"}, but the '
+                f'report is asked for {study.cfg_options or "(none)"}: pass the same options')
+
+
 def write_report(study: Study, path: Path, command: str, picture: Optional[Path] = None,
                  picture_image: Optional[str] = None, logs_dir: Optional[Path] = None,
                  title: str = 'Study results', intro: str = '') -> str:
@@ -308,6 +322,7 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
 
     from .compare import machine_description
 
+    check_trained_options(study)
     done = [r for r in study.runs_ if r.train_done]
     measured = next((r.measure for r in study.runs_ if r.measure), None)
     parallel = {r.train_done.get('parallel') for r in done}

@@ -174,3 +174,22 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
     assert 'speeds were measured in' not in text and '  2. ' not in text
     assert 'X  # 2026-11-24 10:30:00 UTC  # session 1' in text
+
+
+def test_report_refuses_other_overrides_than_the_runs_were_trained_with(tmp_path):
+    """The setup lines come from the configs plus the report's --cfg-options: a report of
+    shortened runs without those options would claim the full schedule."""
+    study = _study(tmp_path, [QUICKSTART])
+    run = study.runs_[0]
+    run.work_dir.mkdir(parents=True)
+    write_json(run.path('train_done.json'), dict(
+        checkpoint='x.pth', device='cpu', parallel=1, amp=False,
+        cfg_options={'train_cfg.max_epochs': 1}))
+    write_json(run.path('train_time.json'), [dict(start=0, end=1)])
+    with pytest.raises(ValueError, match=r"retinanet_ghostnet-1.0x_fpn_12e_synthetic was "
+                       r"trained with --cfg-options \{'train_cfg.max_epochs': 1\}, but the "
+                       r'report is asked for \(none\)'):
+        write_report(study, tmp_path / 'r.md', 'cmd')
+    assert not (tmp_path / 'r.md').exists()
+    study.cfg_options = {'train_cfg.max_epochs': 1}
+    assert '- epochs: 1' in write_report(study, tmp_path / 'r.md', 'cmd')
