@@ -378,9 +378,9 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     out += ['## Commands', '', '```', command, '```', '']
     if recorded:
         out += ['The sessions above ran:', '', '```']
-        out += [f'{command}  # session {number}'
+        out += [f'{ran}  # session {number}'
                 for number, (session, _) in enumerate(recorded, 1)
-                for command in session['commands']]
+                for ran in session['commands']]
         out += ['```', '']
     out += [
             'Each run is what these do (the study runs them as library calls, in parallel):', '',
