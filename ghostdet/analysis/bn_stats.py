@@ -4,50 +4,39 @@ A detector evaluates with its BN layers' running statistics. Trained from scratc
 BN momentum (torchvision's MobileNetV3 uses 0.01) and few iterations, those statistics lag
 behind the weights, and the evaluated model is not the one being trained.
 :func:`val_with_recomputed_bn` measures that gap: validation as trained, then again with the
-backbone's statistics recomputed as exact averages over the training batches.
+backbone's statistics recomputed (``torch.optim.swa_utils.update_bn``) over the training data.
 """
-from typing import Any, Callable, Dict, Iterable, Tuple
+from typing import Any, Dict, Iterable, Iterator, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.optim.swa_utils import update_bn
 
 
-def recompute_bn_stats(bn_root: nn.Module, forward: Callable[[Any], Any],
-                       batches: Iterable[Any]) -> Tuple[int, int]:
-    """Reset the running statistics of every BN layer under ``bn_root`` and re-estimate them
-    as the plain average over ``batches`` (each passed to ``forward`` in train mode, without
-    gradients). Weights, momentum and train/eval modes are left as they were.
-
-    Args:
-        bn_root (nn.Module): Module whose BN layers are re-estimated (e.g. a backbone).
-        forward (Callable): Runs one batch through ``bn_root`` (or a model containing it).
-        batches (Iterable): The batches.
+def recompute_bn_stats(module: nn.Module, inputs: Iterable[torch.Tensor]) -> Tuple[int, int]:
+    """``torch.optim.swa_utils.update_bn(inputs, module)``: the running statistics of every BN
+    layer in ``module`` become plain averages over ``inputs`` (weights, momentum and mode are
+    left as they were), with errors where there is nothing to do.
 
     Returns:
         tuple[int, int]: BN layers re-estimated, batches seen.
     """
-    bns = [m for m in bn_root.modules() if isinstance(m, _BatchNorm)]
-    if not bns:
-        raise ValueError(f'{type(bn_root).__name__} has no BatchNorm layer to re-estimate')
-    saved = [(bn, bn.momentum, bn.training) for bn in bns]
+    layers = sum(isinstance(m, _BatchNorm) for m in module.modules())
+    if not layers:
+        raise ValueError(f'{type(module).__name__} has no BatchNorm layer to re-estimate')
     seen = 0
-    try:
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # cumulative average: every batch counts the same
-            bn.train()
-        with torch.no_grad():
-            for batch in batches:
-                forward(batch)
-                seen += 1
-    finally:
-        for bn, momentum, training in saved:
-            bn.momentum = momentum
-            bn.train(training)
+
+    def counted() -> Iterator[torch.Tensor]:
+        nonlocal seen
+        for batch in inputs:
+            seen += 1
+            yield batch
+
+    update_bn(counted(), module)
     if seen == 0:
         raise ValueError('no batches to re-estimate the BN statistics from')
-    return len(bns), seen
+    return layers, seen
 
 
 def val_with_recomputed_bn(runner: Any) -> Dict[str, Any]:
@@ -61,11 +50,8 @@ def val_with_recomputed_bn(runner: Any) -> Dict[str, Any]:
     as_trained = runner.val_loop.run()
     model = runner.model
     model = getattr(model, 'module', model)
-
-    def forward(data: Any) -> None:
-        model.backbone(model.data_preprocessor(data, True)['inputs'])  # BN layers in train mode
-
-    layers, batches = recompute_bn_stats(model.backbone, forward, runner.train_dataloader)
+    inputs = (model.data_preprocessor(data, True)['inputs'] for data in runner.train_dataloader)
+    layers, batches = recompute_bn_stats(model.backbone, inputs)
     recomputed = runner.val_loop.run()
     return dict(as_trained=as_trained, recomputed=recomputed, bn_layers=layers,
                 batches=batches)

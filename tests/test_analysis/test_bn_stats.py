@@ -17,7 +17,7 @@ def test_statistics_become_the_plain_average_over_the_batches():
     weights = {k: v.clone() for k, v in model.state_dict().items() if 'running' not in k and
                'num_batches' not in k}
     batches = _batches()
-    layers, seen = recompute_bn_stats(model, model, batches)
+    layers, seen = recompute_bn_stats(model, iter(batches))
     assert (layers, seen) == (1, 3)
     with torch.no_grad():
         feats = [conv(x) for x in batches]
@@ -30,19 +30,20 @@ def test_statistics_become_the_plain_average_over_the_batches():
         assert torch.equal(model.state_dict()[key], value)
 
 
-def test_only_the_layers_under_the_root_are_touched():
+def test_only_the_layers_of_the_module_are_touched():
     first, second = nn.BatchNorm2d(3), nn.BatchNorm2d(3)
-    model = nn.Sequential(first, second).eval()  # the rest keeps its mode: eval
+    model = nn.Sequential(first, second).eval()
     second.running_mean.fill_(7.0)
-    recompute_bn_stats(first, model, _batches())
+    recompute_bn_stats(first, _batches())
     assert not torch.equal(first.running_mean, torch.zeros(3))
     assert torch.equal(second.running_mean, torch.full((3,), 7.0))
+    assert not model.training and not first.training
 
 
 def test_errors_name_what_is_missing():
     with pytest.raises(ValueError, match='Conv2d has no BatchNorm layer'):
-        recompute_bn_stats(nn.Conv2d(3, 3, 1), lambda b: None, _batches())
+        recompute_bn_stats(nn.Conv2d(3, 3, 1), _batches())
     bn = nn.BatchNorm2d(3, momentum=0.03)
     with pytest.raises(ValueError, match='no batches'):
-        recompute_bn_stats(bn, bn, [])
+        recompute_bn_stats(bn, [])
     assert bn.momentum == 0.03
