@@ -14,7 +14,8 @@ model = dict(
         norm_cfg=dict(type='BN', eps=0.001, momentum=0.01, requires_grad=True),
         # BN keeps adapting: a light net's BN statistics matter more than a ResNet's
         norm_eval=False,
-        # torchvision ImageNet weights converted by tools/model_converters/torchvision_mobilenetv3.py:
+        # torchvision ImageNet weights, converted by
+        # tools/model_converters/torchvision_mobilenetv3.py:
         # init_cfg=dict(type='Pretrained', checkpoint='checkpoints/mobilenetv3-large_ghostdet.pth'),
     ),
     # = MobileNetV3('large', out_indices=(0, 1, 2, 3)).out_channels

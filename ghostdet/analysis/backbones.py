@@ -45,7 +45,8 @@ PAPER_CLASSIFIERS: Dict[str, PaperNumber] = {
     'GhostNet 0.5x': PaperNumber(2.6e6, 42e6, 'GhostNet paper, ImageNet table'),
     'GhostNet 1.0x': PaperNumber(5.2e6, 141e6, 'GhostNet paper, ImageNet table'),
     'GhostNet 1.3x': PaperNumber(7.3e6, 226e6, 'GhostNet paper, ImageNet table'),
-    'MobileNetV3-Large': PaperNumber(5.4e6, 219e6, 'GhostNet paper, ImageNet table (from the MobileNetV3 paper)'),
+    'MobileNetV3-Large': PaperNumber(
+        5.4e6, 219e6, 'GhostNet paper, ImageNet table (from the MobileNetV3 paper)'),
     'MobileNetV3-Small': PaperNumber(2.5e6, 56e6, 'MobileNetV3 paper, ImageNet table'),
     'MobileNetV2 1.0x': PaperNumber(3.4e6, 300e6, 'MobileNetV2 paper, ImageNet table'),
 }

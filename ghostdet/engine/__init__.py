@@ -1,4 +1,6 @@
 from .hooks import CheckpointKeysHook, FiniteLossHook, ProgressBarHook
 from .loops import ResumableEpochBasedTrainLoop
 
-__all__ = ['CheckpointKeysHook', 'FiniteLossHook', 'ProgressBarHook', 'ResumableEpochBasedTrainLoop']
+__all__ = [
+    'CheckpointKeysHook', 'FiniteLossHook', 'ProgressBarHook', 'ResumableEpochBasedTrainLoop'
+]

@@ -36,7 +36,8 @@ def test_unsupported_version_names_found_and_needed(name, version):
 
 
 def test_missing_package_is_named():
-    with pytest.raises(ImportError, match=r'mmdet is not installed \(needed: mmdet>=3.0.0,<3.4.0\)'):
+    needed = r'mmdet is not installed \(needed: mmdet>=3.0.0,<3.4.0\)'
+    with pytest.raises(ImportError, match=needed):
         check_versions(fake_versions(mmcv='2.1.0', mmengine='0.10.7', mmdet=None))
 
 

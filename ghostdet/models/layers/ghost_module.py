@@ -2,7 +2,8 @@
 
 Parameter names follow the official implementation (and timm's ``ghostnet_100``):
 ``primary_conv.{0,1}``, ``cheap_operation.{0,1}``, ``conv_dw``/``bn_dw``, ``se.conv_reduce``/
-``se.conv_expand`` and ``shortcut.{0,1,2,3}``, so official ImageNet weights load without a converter.
+``se.conv_expand`` and ``shortcut.{0,1,2,3}``, so official ImageNet weights load without a
+converter.
 """
 import math
 from typing import Optional
