@@ -9,7 +9,8 @@ OUT_DIR/vis/ and the boxes, labels and scores to OUT_DIR/predictions.json.
 import argparse
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
-from ghostdet.apis import run_demo
+from ghostdet.apis import check_demo_inputs, run_demo
+from ghostdet.utils.cli import input_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,7 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    return run_demo(args.config, args.checkpoint, args.inputs, args.out_dir, args.device,
+    with input_errors():  # a bad path or threshold: one line, exit 2
+        images = check_demo_inputs(args.config, args.checkpoint, args.inputs, args.score_thr)
+    return run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,
                     args.score_thr)
 
 

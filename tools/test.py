@@ -8,6 +8,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_test_config, test
+from ghostdet.utils.cli import input_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,8 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
-                            args.show_dir, args.cfg_options, args.launcher)
+    with input_errors():  # a bad path or option: one line, exit 2; testing keeps tracebacks
+        cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
+                                args.show_dir, args.cfg_options, args.launcher)
     return test(cfg)
 
 

@@ -11,6 +11,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_train_config, train
+from ghostdet.utils.cli import input_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,8 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = build_train_config(args.config, args.work_dir, args.resume, args.amp,
-                             args.auto_scale_lr, args.cfg_options, args.launcher)
+    with input_errors():  # a bad path or option: one line, exit 2; training keeps tracebacks
+        cfg = build_train_config(args.config, args.work_dir, args.resume, args.amp,
+                                 args.auto_scale_lr, args.cfg_options, args.launcher)
     train(cfg)
 
 

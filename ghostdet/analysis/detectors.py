@@ -48,7 +48,11 @@ def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Confi
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:
-        cfg = Config.fromfile(str(resolve_config_path(config)))
+        path = resolve_config_path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f'config file not found: {config}'
+                                    + (f' ({path})' if str(path) != str(config) else ''))
+        cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

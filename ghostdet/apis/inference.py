@@ -32,6 +32,19 @@ def collect_images(inputs: Union[str, Sequence[str]]) -> List[str]:
     return images
 
 
+def check_demo_inputs(config: str, checkpoint: Optional[str],
+                      inputs: Union[str, Sequence[str]], score_thr: float = 0.3) -> List[str]:
+    """Check what :func:`run_demo` reads, before any model is built, and return the image
+    paths. Raises ValueError or FileNotFoundError naming the bad input."""
+    if not 0 <= score_thr <= 1:
+        raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
+    if isinstance(config, (str, Path)) and not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    if checkpoint is not None and '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    return collect_images(inputs)
+
+
 def run_demo(config: str,
              checkpoint: Optional[str],
              inputs: Union[str, Sequence[str]],
@@ -48,9 +61,7 @@ def run_demo(config: str,
     from mmdet.apis import inference_detector, init_detector
     from mmdet.registry import VISUALIZERS
 
-    if not 0 <= score_thr <= 1:
-        raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
-    images = collect_images(inputs)
+    images = check_demo_inputs(config, checkpoint, inputs, score_thr)
     model = init_detector(config, checkpoint, device=device)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None

@@ -22,6 +22,15 @@ def test_load_config_copies_and_merges_options():
     assert again.model.neck.num_outs == 3 and cfg.model.neck.num_outs == 4
 
 
+def test_load_config_names_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f'^config file not found: {tmp_path}/a.py$'):
+        load_config(tmp_path / 'a.py')
+    path = resolve_config_path('mmdet::retinanet/nope.py')
+    with pytest.raises(FileNotFoundError) as error:  # the looked-up file is named too
+        load_config('mmdet::retinanet/nope.py')
+    assert str(error.value) == f'config file not found: mmdet::retinanet/nope.py ({path})'
+
+
 def test_replace_backbone_sets_neck_in_channels():
     cfg = replace_backbone(
         RETINANET, dict(type='GhostNet', widen_factor=1.3, out_indices=(1, 2, 4)),

@@ -26,6 +26,14 @@ def test_get_flops_faster_rcnn(capsys):
     assert f'| {rows[-1].macs / 1e9:.3f} |' in out
 
 
+@pytest.mark.parametrize('tool', ['get_flops', 'benchmark'])
+def test_missing_config_is_a_one_line_error(tool, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _tool(tool).main([str(tmp_path / 'nope.py')])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f'error: config file not found: {tmp_path}/nope.py\n'
+
+
 def test_get_flops_retinanet_cfg_options_and_no_pad(capsys):
     rows = _tool('get_flops').main([
         str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.1x_fpn_1x_coco.py'), '--shape', '64',

@@ -170,8 +170,28 @@ def test_demo_on_a_folder_writes_pictures_and_json(data_root, trained, tmp_path)
 def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     result = run_tool(['tools/demo.py', tmp_path / 'nothing_here', CONFIG,
                        trained / 'iter_8.pth'], check=False)
-    assert result.returncode != 0
-    assert 'no images found at' in result.stderr and 'nothing_here' in result.stderr
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert f"error: no images found at '{tmp_path / 'nothing_here'}'" in result.stderr
+
+
+def test_bad_paths_and_options_are_one_line_errors(tmp_path):
+    """A user's mistake is named on one line with exit code 2, before anything is built."""
+    cases = [
+        (['tools/train.py', tmp_path / 'nope.py'],
+         f'error: config file not found: {tmp_path}/nope.py'),
+        (['tools/train.py', CONFIG, '--resume', tmp_path / 'nope.pth'],
+         f'error: --resume checkpoint not found: {tmp_path}/nope.pth'),
+        (['tools/test.py', CONFIG, tmp_path / 'nope.pth'],
+         f'error: checkpoint not found: {tmp_path}/nope.pth'),
+        (['tools/test.py', CONFIG, CONFIG, '--out', 'results.json'],
+         'error: --out must be a .pkl file, got results.json'),
+        (['tools/demo.py', REPO / 'docs/images', CONFIG, tmp_path / 'nope.pth'],
+         f'error: checkpoint not found: {tmp_path}/nope.pth'),
+    ]
+    for args, message in cases:
+        result = run_tool(args, check=False)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert 'Traceback' not in result.stderr and message in result.stderr, args
 
 
 def test_distributed_training_two_processes_gloo(data_root, tmp_path):

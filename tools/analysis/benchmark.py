@@ -20,6 +20,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_module, build_detector,
                                num_threads, synthetic_batch)
+from ghostdet.utils.cli import input_errors
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -56,7 +57,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> LatencyResult:
     args = parse_args(argv)
     with num_threads(args.threads):
-        model = build_detector(args.config, args.cfg_options, args.checkpoint, args.device)
+        with input_errors():  # a bad path or option: one line, exit 2
+            model = build_detector(args.config, args.cfg_options, args.checkpoint, args.device)
         inputs, samples = synthetic_batch(model, args.shape, args.batch_size)
         print(f'{args.config}: {type(model).__name__}, '
               f'{"checkpoint " + args.checkpoint if args.checkpoint else "random weights"}, '

@@ -16,6 +16,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (ComponentComplexity, build_detector, detector_complexity,
                                format_complexity_table, num_threads)
+from ghostdet.utils.cli import input_errors
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,7 +43,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> List[ComponentComplexity]:
     args = parse_args(argv)
     with num_threads(args.threads):
-        model = build_detector(args.config, args.cfg_options)
+        with input_errors():  # a bad path or option: one line, exit 2
+            model = build_detector(args.config, args.cfg_options)
         rows = detector_complexity(
             model,
             args.shape,
