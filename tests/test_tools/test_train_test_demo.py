@@ -188,6 +188,10 @@ def test_bad_paths_and_options_are_one_line_errors(tmp_path):
         (['tools/demo.py', REPO / 'docs/images', CONFIG, tmp_path / 'nope.pth'],
          f'error: checkpoint not found: {tmp_path}/nope.pth'),
     ]
+    if not torch.cuda.is_available():
+        cases.append((['tools/train.py', CONFIG, '--amp'],
+                      'error: --amp needs a CUDA device (mmengine AmpOptimWrapper); none is '
+                      'available here'))
     for args, message in cases:
         result = run_tool(args, check=False)
         assert result.returncode == 2, (args, result.stderr[-2000:])
