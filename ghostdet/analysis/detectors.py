@@ -110,6 +110,8 @@ def replace_backbone(config: ConfigLike,
         Config: The new config.
     """
     from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.registry import DefaultScope
 
     cfg = load_config(config)
     if backbone is not None:
@@ -118,7 +120,10 @@ def replace_backbone(config: ConfigLike,
             old = {}
         old.update(copy.deepcopy(backbone))
         cfg.model.backbone = ConfigDict(old)
-        built = MODELS.build(cfg.model.backbone)
+        register_all_modules(init_default_scope=False)
+        # mmdet's scope whatever the process's current one is (a Runner may have set another)
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            built = MODELS.build(cfg.model.backbone)
         cfg.model.neck.in_channels = list(backbone_out_channels(built))
     if neck_type is not None:
         cfg.model.neck.type = neck_type

@@ -47,6 +47,14 @@ def test_replace_backbone_sets_neck_in_channels():
     assert cfg.model.backbone.widen_factor == 1.3
 
 
+def test_replace_backbone_under_another_default_scope():
+    # a Runner earlier in the process may leave another scope current (as tests/test_apis does)
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        cfg = replace_backbone(RETINANET, dict(type='GhostNet', out_indices=(2, 3, 4)))
+    assert cfg.model.neck.in_channels == list(GhostNet(out_indices=(2, 3, 4)).out_channels)
+
+
 def test_build_our_config_and_synthetic_batch():
     model = build_detector(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py')
     assert type(model).__name__ == 'RetinaNet' and not model.training
