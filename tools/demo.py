@@ -16,7 +16,7 @@ from ghostdet.utils.cli import input_errors
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Image demo')
     parser.add_argument('inputs', nargs='+', help='image file(s), folder(s) or glob(s)')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help='config file (or mmdet::... path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out-dir', default='demo_out', help='output folder')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')

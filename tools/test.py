@@ -13,7 +13,7 @@ from ghostdet.utils.cli import input_errors
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
-    parser.add_argument('config', help='test config file path')
+    parser.add_argument('config', help='test config file (or mmdet::... path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the metrics and logs')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')

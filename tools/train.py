@@ -16,7 +16,7 @@ from ghostdet.utils.cli import input_errors
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a detector')
-    parser.add_argument('config', help='train config file path')
+    parser.add_argument('config', help='train config file (or mmdet::... path)')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument(
         '--resume', nargs='?', const='auto', default=None,

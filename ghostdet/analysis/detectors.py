@@ -8,29 +8,11 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
+from ..utils.config import config_file
 from .backbones import backbone_out_channels
 from .complexity import flatten_tensors, padded_shape, synthetic_rois
 
 ConfigLike = Union[str, Path, Config]
-
-
-def resolve_config_path(config: Union[str, Path]) -> Path:
-    """The file of ``config``; ``package::relative/path.py`` (as configs' ``_base_`` use it) is
-    looked up in the installed package's ``.mim/configs``, e.g. ``mmdet::retinanet/...``.
-
-    Args:
-        config (str or Path): A file path or ``package::path``.
-
-    Returns:
-        Path: The config file (not checked for existence).
-    """
-    config = str(config)
-    if '::' not in config:
-        return Path(config)
-    from mmengine.utils import get_installed_path
-
-    package, relative = config.split('::', 1)
-    return Path(get_installed_path(package)) / '.mim' / 'configs' / relative
 
 
 def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Config:
@@ -38,7 +20,8 @@ def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Confi
 
     Args:
         config (str, Path or Config): A config file, ``mmdet::...`` path (see
-            :func:`resolve_config_path`) or loaded config (copied, not modified).
+            :func:`ghostdet.utils.config.resolve_config_path`) or loaded config (copied, not
+            modified).
         cfg_options (dict, optional): ``key.sub=value`` overrides, as ``--cfg-options`` gives
             them. Defaults to None.
 
@@ -48,11 +31,7 @@ def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Confi
     if isinstance(config, Config):
         cfg = copy.deepcopy(config)
     else:
-        path = resolve_config_path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f'config file not found: {config}'
-                                    + (f' ({path})' if str(path) != str(config) else ''))
-        cfg = Config.fromfile(str(path))
+        cfg = Config.fromfile(str(config_file(config)))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

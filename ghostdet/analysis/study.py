@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 
 from ..utils.atomic_io import atomic_write
+from ..utils.config import config_file
 
 STAGES = ('train', 'test', 'measure', 'report')
 Progress = Optional[Callable[[str], None]]
@@ -108,9 +109,7 @@ def plan_runs(configs: Sequence[str], work_root: str) -> List[StudyRun]:
         raise ValueError('a study needs at least one config')
     runs, seen = [], {}
     for config in configs:
-        path = Path(config)
-        if not path.is_file():
-            raise FileNotFoundError(f'config file not found: {config}')
+        path = config_file(config)
         if path.stem in seen:
             raise ValueError(f'two configs share the name {path.stem!r}: {seen[path.stem]} and '
                              f'{config}; their work dirs would collide')

@@ -8,6 +8,8 @@ from typing import List, Optional, Sequence, Union
 import mmcv
 from mmengine.utils import ProgressBar
 
+from ..utils.config import config_file
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -38,8 +40,8 @@ def check_demo_inputs(config: str, checkpoint: Optional[str],
     paths. Raises ValueError or FileNotFoundError naming the bad input."""
     if not 0 <= score_thr <= 1:
         raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
-    if isinstance(config, (str, Path)) and not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
+    if isinstance(config, (str, Path)):
+        config_file(config)
     if checkpoint is not None and '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     return collect_images(inputs)
@@ -62,6 +64,8 @@ def run_demo(config: str,
     from mmdet.registry import VISUALIZERS
 
     images = check_demo_inputs(config, checkpoint, inputs, score_thr)
+    if isinstance(config, (str, Path)):
+        config = str(config_file(config))  # mmdet::... names too
     model = init_detector(config, checkpoint, device=device)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None

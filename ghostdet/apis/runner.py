@@ -9,6 +9,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
+from ..utils.config import config_file
+
 PROGRESS_HOOK = dict(type='ProgressBarHook')
 
 
@@ -21,16 +23,15 @@ def load_config(config: str,
     The work dir follows mmdet's precedence: ``work_dir`` argument > the config's
     ``work_dir`` > ``./work_dirs/<config name>``.
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
+    path = config_file(config)
+    cfg = Config.fromfile(str(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+        cfg.work_dir = osp.join('./work_dirs', path.stem)
     return cfg
 
 

@@ -2,17 +2,11 @@ import pytest
 import torch
 from ghostdet.analysis import (DetectorNetwork, build_detector, load_config, replace_backbone,
                                synthetic_batch)
-from ghostdet.analysis.detectors import resolve_config_path
+from ghostdet.utils.config import resolve_config_path
 from ghostdet.models import GhostNet
 from tests.helpers import REPO
 
 RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-
-
-def test_resolve_mmdet_path():
-    path = resolve_config_path(RETINANET)
-    assert path.is_file() and path.parts[-2:] == ('retinanet', 'retinanet_r50_fpn_1x_coco.py')
-    assert str(resolve_config_path('a/b.py')) == 'a/b.py'
 
 
 def test_load_config_copies_and_merges_options():

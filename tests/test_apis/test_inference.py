@@ -39,6 +39,9 @@ def test_demo_inputs_are_checked_before_a_model_is_built(images, tmp_path):
         check_demo_inputs(CONFIG, str(checkpoint), str(images), score_thr=1.5)
     with pytest.raises(FileNotFoundError, match='config file not found: .*nope.py'):
         check_demo_inputs(str(tmp_path / 'nope.py'), str(checkpoint), str(images))
+    assert check_demo_inputs('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py', None, str(images))
+    with pytest.raises(FileNotFoundError, match=r'config file not found: mmdet::nope.py \('):
+        check_demo_inputs('mmdet::nope.py', None, str(images))
     with pytest.raises(FileNotFoundError, match='checkpoint not found: .*nope.pth'):
         check_demo_inputs(CONFIG, str(tmp_path / 'nope.pth'), str(images))
     with pytest.raises(FileNotFoundError, match='no images found'):

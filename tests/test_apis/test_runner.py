@@ -15,6 +15,12 @@ def test_work_dir_precedence():
     assert build_train_config(quickstart).work_dir == 'work_dirs/quickstart'  # from the config
 
 
+def test_mmdet_config_names_are_accepted():
+    cfg = build_train_config('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')
+    assert cfg.model.backbone.depth == 18
+    assert cfg.work_dir == './work_dirs/retinanet_r18_fpn_1x_coco'
+
+
 def test_resume_auto_and_path(tmp_path):
     cfg = build_train_config(CONFIG, resume='auto', work_dir=str(tmp_path / 'empty'))
     assert cfg.resume is True and cfg.load_from is None  # nothing to resume: start fresh

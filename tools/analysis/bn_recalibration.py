@@ -23,7 +23,7 @@ from ghostdet.apis.runner import build_runner, load_config
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Val metrics as trained vs with recomputed BN statistics')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help='config file (or mmdet::... path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', default=None,
                         help='where the logs go (default ./work_dirs/<config name>)')
