@@ -16,9 +16,9 @@ from typing import Dict, NamedTuple, Tuple
 
 import torch
 import torch.nn as nn
-from mmdet.registry import MODELS
 from torch import Tensor
 
+from ..utils.registry import build_model
 from .complexity import eval_no_grad
 
 
@@ -88,7 +88,7 @@ def build_backbone(name: str) -> nn.Module:
     """
     cfg = _check(name)
     cfg['out_indices'] = (last_out_index(cfg), )
-    model = MODELS.build(cfg)
+    model = build_model(cfg)
     model.eval()
     return model
 
@@ -124,9 +124,9 @@ def build_classifier(name: str, num_classes: int = 1000) -> nn.Module:
     cfg = _check(name)
     kind = cfg['type']
     if kind == 'GhostNet':
-        model = MODELS.build(dict(cfg, with_classifier=True, num_classes=num_classes))
+        model = build_model(dict(cfg, with_classifier=True, num_classes=num_classes))
     else:
-        backbone = MODELS.build(dict(cfg, out_indices=(last_out_index(cfg), )))
+        backbone = build_model(dict(cfg, out_indices=(last_out_index(cfg), )))
         if kind == 'MobileNetV3':
             # torchvision's classifier: Linear -> Hardswish -> Dropout -> Linear
             last = {'large': 960, 'small': 576}[cfg['arch']]

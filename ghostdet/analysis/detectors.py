@@ -9,6 +9,7 @@ from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
 from ..utils.config import config_file
+from ..utils.registry import build_model
 from .backbones import backbone_out_channels
 from .complexity import flatten_tensors, padded_shape, synthetic_rois
 
@@ -55,12 +56,8 @@ def build_detector(config: ConfigLike,
     Returns:
         nn.Module: The detector.
     """
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-
-    register_all_modules()
     cfg = load_config(config, cfg_options)
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg.model)
     if checkpoint is not None:
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu')
@@ -88,10 +85,6 @@ def replace_backbone(config: ConfigLike,
     Returns:
         Config: The new config.
     """
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.registry import DefaultScope
-
     cfg = load_config(config)
     if backbone is not None:
         old = cfg.model.backbone.to_dict()
@@ -99,10 +92,7 @@ def replace_backbone(config: ConfigLike,
             old = {}
         old.update(copy.deepcopy(backbone))
         cfg.model.backbone = ConfigDict(old)
-        register_all_modules(init_default_scope=False)
-        # mmdet's scope whatever the process's current one is (a Runner may have set another)
-        with DefaultScope.overwrite_default_scope('mmdet'):
-            built = MODELS.build(cfg.model.backbone)
+        built = build_model(cfg.model.backbone)
         cfg.model.neck.in_channels = list(backbone_out_channels(built))
     if neck_type is not None:
         cfg.model.neck.type = neck_type

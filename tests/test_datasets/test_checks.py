@@ -10,6 +10,7 @@ import torch.nn as nn
 from mmdet.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
 from mmdet.utils import register_all_modules
 from mmengine.hub import get_config
+from mmengine.registry import DefaultScope
 
 import ghostdet  # noqa: F401  (registers the checked transform, dataset and hook)
 from ghostdet.datasets.checks import (AnnotationFileError, NumClassesMismatchError,
@@ -17,7 +18,14 @@ from ghostdet.datasets.checks import (AnnotationFileError, NumClassesMismatchErr
                                       find_truncation, head_num_classes)
 from ghostdet.datasets.synthetic import SYNTHETIC_CLASSES, make_synthetic_coco
 
-register_all_modules()
+register_all_modules(init_default_scope=False)
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Build from mmdet's registries whatever scope an earlier test left current."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 import pytest
 import torch
-from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostdet.models import GhostNet
 from ghostdet.models.utils import CheckpointMismatchError
+from ghostdet.utils.registry import build_model
 
 from tests.helpers import FIXTURES, require_shared
 
@@ -16,7 +16,7 @@ def check_norm_state(modules, train_state):
 
 
 def test_registered_in_mmdet_models():
-    model = MODELS.build(dict(type='GhostNet', widen_factor=1.1, out_indices=(1, 2, 4)))
+    model = build_model(dict(type='GhostNet', widen_factor=1.1, out_indices=(1, 2, 4)))
     assert isinstance(model, GhostNet)
 
 

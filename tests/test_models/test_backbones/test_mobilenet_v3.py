@@ -1,10 +1,10 @@
 import pytest
 import torch
-from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostdet.models import MobileNetV3
 from ghostdet.models.converters import convert_torchvision_mobilenetv3
+from ghostdet.utils.registry import build_model
 from tests.helpers import FIXTURES, require_shared
 
 TAPS = {'large': ((24, 40, 112, 960), (3, 6, 12, 16)),
@@ -12,7 +12,7 @@ TAPS = {'large': ((24, 40, 112, 960), (3, 6, 12, 16)),
 
 
 def test_registered_in_mmdet_models():
-    assert isinstance(MODELS.build(dict(type='MobileNetV3', arch='small')), MobileNetV3)
+    assert isinstance(build_model(dict(type='MobileNetV3', arch='small')), MobileNetV3)
 
 
 @pytest.mark.parametrize('arch', ['large', 'small'])

@@ -3,9 +3,9 @@ import pytest
 import torch
 from mmdet.models.losses import FocalLoss
 from mmdet.models.losses import focal_loss as mmdet_focal_loss
-from mmdet.registry import MODELS
 
 from ghostdet.models.losses import FP32FocalLoss
+from ghostdet.utils.registry import build_model
 
 
 def _batch(n=64, classes=3, seed=0):
@@ -17,7 +17,7 @@ def _batch(n=64, classes=3, seed=0):
 
 
 def test_registered_and_built_from_config():
-    loss = MODELS.build(dict(type='FP32FocalLoss', gamma=1.5, alpha=0.3, loss_weight=2.0))
+    loss = build_model(dict(type='FP32FocalLoss', gamma=1.5, alpha=0.3, loss_weight=2.0))
     assert isinstance(loss, FP32FocalLoss) and isinstance(loss, FocalLoss)
     assert (loss.gamma, loss.alpha, loss.loss_weight) == (1.5, 0.3, 2.0)
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 from mmdet.models.necks import FPN
-from mmdet.registry import MODELS
 
 from ghostdet.models import GhostFPN, GhostModule
+from ghostdet.utils.registry import build_model
 
 IN_CHANNELS = [16, 24, 40, 96]
 SIZES = [64, 32, 16, 8]
@@ -14,7 +14,7 @@ def inputs(batch=1, channels=IN_CHANNELS, sizes=SIZES):
 
 
 def test_registered_and_no_conv_module_left():
-    neck = MODELS.build(dict(type='GhostFPN', in_channels=IN_CHANNELS, out_channels=32,
+    neck = build_model(dict(type='GhostFPN', in_channels=IN_CHANNELS, out_channels=32,
                              num_outs=5, add_extra_convs='on_input'))
     assert isinstance(neck, GhostFPN) and isinstance(neck, FPN)
     assert all(isinstance(m, GhostModule) for m in neck.lateral_convs)
