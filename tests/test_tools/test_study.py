@@ -144,17 +144,27 @@ def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
     assert 'epoch_1.pth (not found)' in missing.stderr and 'Traceback' not in missing.stderr
 
 
-def test_second_run_resumes_instead_of_redoing(study):
-    ghost = study['runs'][0]
+def test_second_run_resumes_instead_of_redoing(study, tmp_path):
+    import shutil
+    runs = []  # a copy: the other tests read the first run's files as it left them
+    for run in study['runs']:
+        shutil.copytree(run, tmp_path / 'runs' / run.name)
+        runs.append(tmp_path / 'runs' / run.name)
+    ghost = runs[0]
     (ghost / 'train_done.json').unlink()  # as if killed after its last checkpoint
     (ghost / 'test_metrics.json').unlink()
     measured = (ghost / 'measure.json').read_text()
-    second = run_tool(study['args'][:1] + study['args'][1:] + [], timeout=600)
+    args = study['args'][:]
+    args[args.index('--work-root') + 1] = tmp_path / 'runs'
+    args[args.index('--report') + 1] = tmp_path / 'results.md'
+    args[args.index('--picture') + 1] = tmp_path / 'side.png'
+    args[args.index('--logs-dir') + 1] = tmp_path / 'logs'
+    second = run_tool(args, timeout=600)
     assert 'train: 1 of 2 already trained, 1 to go' in second.stdout
     assert 'det-ghost_1e_synthetic: resuming' in second.stdout
     attempts = json.loads((ghost / 'train_time.json').read_text())
     assert [a['resumed'] for a in attempts] == [False, True]
-    mnv3_attempts = json.loads((study['runs'][1] / 'train_time.json').read_text())
+    mnv3_attempts = json.loads((runs[1] / 'train_time.json').read_text())
     assert len(mnv3_attempts) == 1  # finished run not touched
     assert (ghost / 'test_metrics.json').is_file()
     assert (ghost / 'measure.json').read_text() == measured  # not measured twice
