@@ -20,8 +20,7 @@ def build_model(cfg: dict) -> nn.Module:
     from mmdet.utils import register_all_modules
     from mmengine.registry import DefaultScope
 
-    import ghostdet.models  # noqa: F401 (registers ghostdet's modules)
-
+    # ghostdet's modules are registered by importing ghostdet, which importing this module does
     register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope('mmdet'):
         return MODELS.build(cfg)
