@@ -5,9 +5,10 @@
 
 Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
-``docs/images/results_bccd.png`` and log summaries in ``docs/logs/``. Every stage resumes:
-run the same command again after a kill and only the unfinished work is done (a training in
-progress continues from its newest checkpoint). ``--parallel N`` trains N detectors at once;
+``docs/images/results_bccd.png``, the learning curves ``docs/images/results_bccd_curves.png``
+and log summaries in ``docs/logs/``. Every stage resumes: run the same command again after a
+kill and only the unfinished work is done (a training in progress continues from its newest
+checkpoint). ``--parallel N`` trains N detectors at once;
 on the H200, eight BCCD trainings at once took as long in total as one after another (our
 reading: the GPU time-slices between processes). Speed is always measured one model at a time
 afterwards.
@@ -23,7 +24,8 @@ import torch
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
-from ghostdet.analysis.report import check_trained_options, side_by_side, write_report
+from ghostdet.analysis.report import (check_trained_options, learning_curves, side_by_side,
+                                      write_report)
 from ghostdet.analysis.study import STAGES, Study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +63,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--report', default='docs/results_bccd.md', help='markdown report')
     parser.add_argument('--picture', default='docs/images/results_bccd.png',
                         help='side-by-side picture of one test image')
+    parser.add_argument('--curves', default='docs/images/results_bccd_curves.png',
+                        help='learning curves (training loss and val mAP per epoch)')
     parser.add_argument('--image', default=None, help='file name of that test image '
                         '(default: the first test image)')
     parser.add_argument('--logs-dir', default='docs/logs', help='training log summaries')
@@ -104,16 +108,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         study.measure(force=args.remeasure)
     if 'report' in args.stages:
         check_trained_options(study)
-        picture, image = Path(args.picture), None
+        picture, image, curves = Path(args.picture), None, Path(args.curves)
         if any(r.train_done for r in study.runs_):
             image = side_by_side(study, picture, args.image)
+        drew_curves = learning_curves(study, curves)
         bccd = all('bccd' in Path(c).stem for c in configs)
         title = args.title or (BCCD_TITLE if bccd else 'Study results')
         intro = args.intro if args.intro is not None else BCCD_INTRO if bccd else ''
         text = write_report(study, Path(args.report), command, picture if image else None,
-                            image, Path(args.logs_dir), title, intro)
+                            image, Path(args.logs_dir), title, intro,
+                            curves if drew_curves else None)
         print(text)
-        print(f'\nwrote {args.report}' + (f' and {picture}' if image else ''))
+        drawn = [str(p) for p, drew in ((picture, image), (curves, drew_curves)) if drew]
+        print(f'\nwrote {args.report}' + (f' and {" and ".join(drawn)}' if drawn else ''))
     if failed:
         print('failed runs: ' + ', '.join(f'{k} (exit {v})' for k, v in failed.items()),
               file=sys.stderr)

@@ -1,6 +1,7 @@
 """The published side of a study (:mod:`ghostdet.analysis.study`): a markdown results table,
-a picture of one test image with each model's detections side by side, and the summary lines
-of every training log. Everything here reads what the runs wrote; nothing is typed in."""
+a picture of one test image with each model's detections side by side, the runs' learning
+curves, and the summary lines of every training log. Everything here reads what the runs
+wrote; nothing is typed in."""
 import datetime
 import json
 import os.path as osp
@@ -14,6 +15,9 @@ import numpy as np
 from .study import Study, StudyRun, read_json, write_json
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
+_NUMBER = r'([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))'
+_LOSS = re.compile(r'\sloss:\s*' + _NUMBER)
+_VAL_MAP = re.compile(r'Epoch\(val\)\s*\[(\d+)\].*\scoco/bbox_mAP:\s*' + _NUMBER)
 _KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
 
 
@@ -34,6 +38,70 @@ def summarize_log(log: Path, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text('\n'.join(lines[i] for i in sorted(keep)) + '\n', encoding='utf-8')
     return len(keep)
+
+
+def log_curves(log: Path) -> Tuple[Dict[int, float], Dict[int, float]]:
+    """Learning curves from an mmengine training log (or its :func:`summarize_log` summary):
+    ``(loss, val_mAP)``, each by epoch. ``loss`` is the ``loss:`` of each epoch's last
+    ``Epoch(train)`` line (mmengine's mean over its log window, ``log_processor.window_size``
+    iterations); ``val_mAP`` the ``coco/bbox_mAP`` of each validated epoch. Where a resumed run
+    logged an epoch again, its later line wins."""
+    loss: Dict[int, float] = {}
+    val: Dict[int, float] = {}
+    for line in log.read_text(encoding='utf-8', errors='replace').splitlines():
+        train = _TRAIN_LINE.search(line)
+        found = _LOSS.search(line) if train else None
+        if found:
+            loss[int(train.group(1))] = float(found.group(1))
+            continue
+        found = _VAL_MAP.search(line)
+        if found:
+            val[int(found.group(1))] = float(found.group(2))
+    return loss, val
+
+
+def learning_curves(study: Study, out: Path) -> bool:
+    """Draw every run's training loss and validation bbox mAP against the epoch, side by side,
+    into ``out`` (from the runs' ``train.log``). Returns False, writing nothing, where no run
+    has logged an epoch yet."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+
+    curves = [(short_name(run.name), *log_curves(run.train_log))
+              for run in study.runs_ if run.train_log.is_file()]
+    curves = [c for c in curves if c[1] or c[2]]
+    if not curves:
+        return False
+    window = study.config(study.runs_[0]).get('log_processor', {}).get('window_size', 10)
+    fig, (loss_ax, map_ax) = plt.subplots(1, 2, figsize=(13, 4.8), sharex=True)
+    styles = ['-', '--', ':', '-.']
+    for i, (name, loss, val) in enumerate(curves):
+        style = dict(color=f'C{i % 10}', linestyle=styles[i // 10 % len(styles)], label=name)
+        epochs = sorted(loss)
+        loss_ax.plot(epochs, [loss[e] for e in epochs], marker='.' if len(epochs) < 30 else None,
+                     **style)
+        epochs = sorted(val)
+        map_ax.plot(epochs, [val[e] for e in epochs], marker='o', clip_on=False, **style)
+    loss_ax.set_title(f'training loss (mean of the last {window} iterations at each epoch\'s '
+                      'end)', fontsize=9)
+    map_ax.set_title('validation bbox mAP (val split)', fontsize=9)
+    for ax, label in ((loss_ax, 'loss'), (map_ax, 'bbox mAP')):
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss_ax.set_yscale('log')
+    for axis in (loss_ax.yaxis.set_major_formatter, loss_ax.yaxis.set_minor_formatter):
+        axis(FormatStrFormatter('%.2g'))
+    map_ax.set_ylim(bottom=0)
+    map_ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return True
 
 
 def class_names(cfg: Any) -> Tuple[str, ...]:
@@ -313,9 +381,11 @@ def check_trained_options(study: Study) -> None:
 
 def write_report(study: Study, path: Path, command: str, picture: Optional[Path] = None,
                  picture_image: Optional[str] = None, logs_dir: Optional[Path] = None,
-                 title: str = 'Study results', intro: str = '') -> str:
+                 title: str = 'Study results', intro: str = '',
+                 curves: Optional[Path] = None) -> str:
     """Write the markdown report of ``study`` to ``path`` and return it; copy the log summaries
-    to ``logs_dir`` (linked from the report)."""
+    to ``logs_dir`` and link the picture ``picture`` and the learning curves ``curves``
+    (:func:`side_by_side`, :func:`learning_curves`) where they exist."""
     import mmcv
     import mmdet
     import torch
@@ -375,6 +445,11 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
                 f'`{osp.basename(picture_image or "")}`: ground truth, then each model\'s '
                 'detections with score >= 0.3.', '',
                 f'![side by side]({rel(picture)})', '']
+    if curves is not None and curves.is_file():
+        out += ['## Learning curves', '',
+                'Training loss and validation bbox mAP of each run against the epoch, read '
+                'from its training log (the summaries are in "Training logs").', '',
+                f'![learning curves]({rel(curves)})', '']
     out += ['## Commands', '', '```', command, '```', '']
     if recorded:
         out += ['The sessions above ran:', '', '```']

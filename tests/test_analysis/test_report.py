@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostdet.analysis.report import (annotated_test_images, results_table, sessions,
-                                      setup_lines, short_name, summarize_log, tile, titled,
-                                      write_report)
+from ghostdet.analysis.report import (annotated_test_images, learning_curves, log_curves,
+                                      results_table, sessions, setup_lines, short_name,
+                                      summarize_log, tile, titled, write_report)
 from ghostdet.analysis.study import Study, write_json
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -31,6 +31,54 @@ def test_summarize_log_keeps_epoch_ends_results_and_errors(tmp_path):
         'Epoch(val) [2][11/11]    coco/bbox_mAP: 0.1000', 'bbox_mAP_copypaste: 0.100 0.2',
         'Traceback (most recent call last):'
     ]
+
+
+def test_log_curves_read_each_epochs_last_loss_and_its_val_map(tmp_path):
+    log = tmp_path / 'train.log'
+    log.write_text('\n'.join([
+        'Epoch(train)  [1][ 5/13]  lr: 1.0e-02  loss: 3.0000  loss_cls: 2.0000',
+        'Epoch(train)  [1][10/13]  lr: 1.0e-02  loss: 2.5000  loss_cls: 1.5000',
+        'Epoch(val) [1][ 5/11]    eta: 0:00:27  time: 4.5227',  # progress, no result
+        'Epoch(val) [1][11/11]    coco/bbox_mAP: 0.0100  coco/bbox_mAP_50: 0.0500',
+        'Epoch(train)  [2][ 5/13]  lr: 1.0e-02  loss: 2.0000  loss_cls: 1.0000',
+        'Epoch(train)  [2][ 5/13]  lr: 1.0e-02  loss: 1.9000  loss_cls: 1.0000',  # resumed
+        'Epoch(train)  [3][ 5/13]  lr: 1.0e-02  grad_norm: nan  loss: nan  loss_cls: nan',
+        'Epoch(val) [3][11/11]    coco/bbox_mAP_50: 0.5000  coco/bbox_mAP: 2.5e-01',
+        'Epoch(train)  [4][ 5/13]  lr: 1.0e-02  loss_cls: 1.0000',  # no total loss logged
+    ]))
+    loss, val = log_curves(log)
+    assert list(loss) == [1, 2, 3] and loss[1] == 2.5 and loss[2] == 1.9
+    assert loss[3] != loss[3]  # nan
+    assert val == {1: 0.01, 3: 0.25}
+    summary = tmp_path / 'summary.log'
+    summarize_log(log, summary)  # the published summaries give the same curves
+    assert log_curves(summary)[1] == val and log_curves(summary)[0][2] == 1.9
+
+
+def test_learning_curves_draw_the_runs_that_logged_an_epoch(tmp_path):
+    import cv2
+    other = tmp_path / 'other_12e_synthetic.py'
+    other.write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\n")
+    study = _study(tmp_path, [QUICKSTART, str(other)])
+    out = tmp_path / 'curves.png'
+    assert not learning_curves(study, out) and not out.exists()  # no logs yet
+    study.runs_[0].work_dir.mkdir(parents=True)
+    study.runs_[0].train_log.write_text('startup lines only\n')
+    assert not learning_curves(study, out) and not out.exists()
+    train = 'Epoch(train) [1][2/2] loss: 2.0\nEpoch(train) [2][2/2] loss: 1.0\n'
+    val = 'Epoch(val) [2][1/1] coco/bbox_mAP: 0.3000\n'
+
+    def colored_pixels(log: str) -> tuple:  # (loss panel, mAP panel)
+        study.runs_[0].train_log.write_text(log)
+        assert learning_curves(study, out)
+        picture = cv2.imread(str(out))
+        assert picture.shape == (432, 1170, 3)  # 13 x 4.8 inches at 90 dpi
+        colored = (picture.max(axis=2).astype(int) - picture.min(axis=2)) > 80
+        return colored[:, :585].sum(), colored[:, 585:].sum()
+
+    both, loss_only, val_only = map(colored_pixels, (train + val, train, val))
+    assert loss_only[0] > 100 and val_only[0] == 0  # the loss curve, in the run's color
+    assert both[1] > loss_only[1] > 0  # the mAP point, beyond the legend's sample
 
 
 def test_pictures():

@@ -42,8 +42,8 @@ def study(tmp_path_factory):
     args = [REPO / 'tools/study.py', ghost, mnv3, '--work-root', root / 'runs', '--parallel', 2,
             '--runs', 2, '--warmup', 1, '--batch-sizes', 1, 2, '--shape', 128, 160,
             '--report', out / 'results.md', '--picture', out / 'images/side.png',
-            '--logs-dir', out / 'logs', '--every', 2, '--cfg-options'
-            ] + [f'{k}={v}' for k, v in options.items()]
+            '--curves', out / 'images/curves.png', '--logs-dir', out / 'logs', '--every', 2,
+            '--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
     first = run_tool(args, timeout=600)
     return dict(root=root, args=args, out=out, first=first,
                 runs=[root / 'runs' / p.stem for p in (ghost, mnv3)])
@@ -94,10 +94,12 @@ def test_report_table_holds_the_measured_numbers(study):
     assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # session 1', text)
     assert re.search(r'python tools/train.py \S+det-ghost_1e_synthetic.py --work-dir', text)
     assert '![side by side](images/side.png)' in text
+    assert '![learning curves](images/curves.png)' in text
     assert 'BCCD' not in text  # the BCCD introduction is only for the BCCD configs
 
 
 def test_picture_and_log_summaries(study):
+    assert cv2.imread(str(study['out'] / 'images/curves.png')).shape == (432, 1170, 3)
     picture = cv2.imread(str(study['out'] / 'images/side.png'))
     assert picture.shape == (28 + 320, 3 * 400, 3)  # ground truth + 2 models, 160x128 -> 400
     truth, model = picture[28:, :400].astype(int), picture[28:, 400:800].astype(int)
@@ -127,11 +129,13 @@ def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
     args[args.index('--work-root') + 1] = copies
     args[args.index('--report') + 1] = tmp_path / 'results.md'
     args[args.index('--picture') + 1] = tmp_path / 'side.png'
+    args[args.index('--curves') + 1] = tmp_path / 'curves.png'
     args[args.index('--logs-dir') + 1] = tmp_path / 'logs'
     result = run_tool(args + ['--stages', 'report'], timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     same = cv2.imread(str(study['out'] / 'images/side.png'))
     assert (cv2.imread(str(tmp_path / 'side.png')) == same).all()
+    assert (tmp_path / 'curves.png').is_file()  # from the copied train.log
     table = [line for line in (tmp_path / 'results.md').read_text().splitlines()
              if line.startswith('| det-')]
     assert table == [line for line in (study['out'] / 'results.md').read_text().splitlines()
@@ -158,6 +162,7 @@ def test_second_run_resumes_instead_of_redoing(study, tmp_path):
     args[args.index('--work-root') + 1] = tmp_path / 'runs'
     args[args.index('--report') + 1] = tmp_path / 'results.md'
     args[args.index('--picture') + 1] = tmp_path / 'side.png'
+    args[args.index('--curves') + 1] = tmp_path / 'curves.png'
     args[args.index('--logs-dir') + 1] = tmp_path / 'logs'
     second = run_tool(args, timeout=600)
     assert 'train: 1 of 2 already trained, 1 to go' in second.stdout
