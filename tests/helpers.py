@@ -14,3 +14,19 @@ def require_shared(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f'{path} is absent: it comes with the shared/ folder beside the checkout')
     return path
+
+
+def assert_exports_like_eager(model, example, dynamic_shapes, others):
+    """``torch.export`` of ``model`` (eval) at ``example`` with ``dynamic_shapes`` gives the
+    eager outputs (to 1e-5) on each of the ``others`` inputs (other batch sizes and image
+    sizes): what a deployment export of the module relies on."""
+    import torch
+
+    model = model.eval()
+    exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes).module()
+    for args in others:
+        with torch.no_grad():
+            expected, got = model(*args), exported(*args)
+        assert len(got) == len(expected)
+        for e, g in zip(expected, got):
+            torch.testing.assert_close(g, e, rtol=0, atol=1e-5)

@@ -4,6 +4,7 @@ from mmdet.models.necks import FPN
 
 from ghostdet.models import GhostFPN, GhostModule
 from ghostdet.utils.registry import build_model
+from tests.helpers import assert_exports_like_eager
 
 IN_CHANNELS = [16, 24, 40, 96]
 SIZES = [64, 32, 16, 8]
@@ -59,6 +60,19 @@ def test_same_outputs_as_fpn_interface_with_norm_act_and_scale_factor_upsample()
     assert isinstance(neck.fpn_convs[0].primary_conv[1], torch.nn.BatchNorm2d)
     outs = neck(inputs())
     assert [o.shape[-1] for o in outs] == [64, 32, 16, 8, 4]
+
+
+def test_exports_with_free_batch_and_input_size():
+    """torch.export with the batch and the map sizes left free, as in RetinaNet (extra levels
+    from the input). Like mmdet's FPN, it needs the last extra level above 1x1: h, w >= 5."""
+    from torch.export import Dim
+    batch, h, w = Dim('batch', min=1, max=32), Dim('h', min=5, max=64), Dim('w', min=5, max=64)
+    neck = GhostFPN(IN_CHANNELS[1:], 32, num_outs=5, add_extra_convs='on_input')
+    maps = lambda b, h, w: ([torch.rand(b, c, h * f, w * f)  # noqa: E731
+                             for c, f in zip(IN_CHANNELS[1:], (4, 2, 1))],)
+    assert_exports_like_eager(
+        neck, maps(2, 8, 10), ([{0: batch, 2: f * h, 3: f * w} for f in (4, 2, 1)],),
+        [maps(1, 5, 6), maps(3, 15, 20)])
 
 
 def test_linear_by_default_like_fpn():
