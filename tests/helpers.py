@@ -16,6 +16,14 @@ def require_shared(path: Path) -> Path:
     return path
 
 
+def free_batch_and_image_size():
+    """``dynamic_shapes`` of one NCHW image batch for ``torch.export``: the batch (1-32) and the
+    sides (multiples of 32, 64-2048) left free."""
+    from torch.export import Dim
+    return {0: Dim('batch', min=1, max=32), 2: 32 * Dim('h', min=2, max=64),
+            3: 32 * Dim('w', min=2, max=64)}
+
+
 def assert_exports_like_eager(model, example, dynamic_shapes, others):
     """``torch.export`` of ``model`` (eval) at ``example`` with ``dynamic_shapes`` gives the
     eager outputs (to 1e-5) on each of the ``others`` inputs (other batch sizes and image

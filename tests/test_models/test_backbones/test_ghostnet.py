@@ -6,7 +6,8 @@ from ghostdet.models import GhostNet
 from ghostdet.models.utils import CheckpointMismatchError
 from ghostdet.utils.registry import build_model
 
-from tests.helpers import FIXTURES, assert_exports_like_eager, require_shared
+from tests.helpers import (FIXTURES, assert_exports_like_eager, free_batch_and_image_size,
+                           require_shared)
 
 ALL = (0, 1, 2, 3, 4)
 
@@ -68,11 +69,9 @@ def test_frozen_stages(frozen_stages):
 @pytest.mark.parametrize('widen_factor', [1.0, 1.1])
 def test_exports_with_free_batch_and_input_size(widen_factor):
     """torch.export with the batch and the input size (multiples of 32) left free."""
-    from torch.export import Dim
-    size = dict(h=32 * Dim('h', min=2, max=64), w=32 * Dim('w', min=2, max=64))
     assert_exports_like_eager(
         GhostNet(widen_factor, out_indices=ALL), (torch.rand(2, 3, 224, 320),),
-        ({0: Dim('batch', min=1, max=32), 2: size['h'], 3: size['w']},),
+        (free_batch_and_image_size(),),
         [(torch.rand(1, 3, 64, 96),), (torch.rand(3, 3, 480, 640),)])
 
 
