@@ -2,10 +2,9 @@
 # the backbone or the neck block, so every model shares schedule, input size, augmentation, seed.
 #   python tools/train.py configs/bccd/retinanet_ghostnet-1.0x_fpn_50e_bccd.py --amp
 _base_ = [
-    'mmdet::_base_/models/retinanet_r50_fpn.py', 'mmdet::_base_/default_runtime.py',
+    'mmdet::_base_/models/retinanet_r50_fpn.py', '../_base_/bccd_runtime.py',
     '../_base_/datasets/bccd.py', '../_base_/schedules/bccd_50e.py'
 ]
-custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
@@ -22,13 +21,3 @@ model = dict(
     bbox_head=dict(num_classes=3, norm_cfg=dict(type='GN', num_groups=32, requires_grad=True),
                    loss_cls=dict(type='FP32FocalLoss')),
     test_cfg=dict(max_per_img=200))  # up to ~40 RBCs per image
-
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2, save_best='auto'),
-    logger=dict(type='LoggerHook', interval=5))
-custom_hooks = [
-    dict(type='FiniteLossHook'),
-    dict(type='CheckpointKeysHook'),
-    dict(type='NumClassesCheckHook'),
-]
-randomness = dict(seed=0)

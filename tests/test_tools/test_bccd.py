@@ -1,7 +1,10 @@
 """The BCCD configs train on the real data: convert ../shared's VOC files, then run a few
 iterations of training and a test pass with tools/train.py and tools/test.py."""
+import re
+
 import pytest
 
+from ghostdet.analysis.report import log_curves
 from ghostdet.datasets import convert_voc_to_coco
 from tests.helpers import BCCD, require_shared
 from tests.test_tools.test_train_test_demo import run_tool
@@ -17,25 +20,42 @@ def bccd_annotations(tmp_path_factory):
 
 
 def test_bccd_config_trains_and_tests_on_the_real_data(bccd_annotations, tmp_path):
+    """Two epochs of 3 iterations, then a test pass. The log has a line at each epoch's last
+    iteration although the 2-iteration log interval skips it, and that line's ``loss`` is the
+    epoch's mean (``loss_cls``/``loss_bbox`` keep mmdet's 50-iteration window, so epoch 2's
+    mean is ``2 * (cls + bbox)[epoch 2] - (cls + bbox)[epoch 1]``): the learning curves'
+    points."""
     images = str(BCCD / 'JPEGImages') + '/'
     opts = {f'{split}_dataloader.dataset.{key}': value
-            for split in ('train', 'val', 'test')
+            for split, size in (('train', 6), ('val', 4), ('test', 4))
             for key, value in (('ann_file', f'{bccd_annotations}{split}.json'),
-                               ('data_prefix.img', images), ('indices', 4))}
+                               ('data_prefix.img', images), ('indices', size))}
     opts.update({f'{split}_dataloader.{key}': value
                  for split in ('train', 'val', 'test')
                  for key, value in (('num_workers', 0), ('persistent_workers', False))})
-    opts.update({'train_dataloader.batch_size': 2, 'train_cfg.max_epochs': 1,
-                 'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1,
+    opts.update({'train_dataloader.batch_size': 2, 'train_cfg.max_epochs': 2,
+                 'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 2,
                  'val_evaluator.ann_file': f'{bccd_annotations}val.json',
                  'test_evaluator.ann_file': f'{bccd_annotations}test.json',
                  'model.test_cfg.score_thr': 0.0})
     args = ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
     result = run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path] + args, timeout=600)
-    log = result.stdout + result.stderr
-    assert 'Epoch(train) [1][2/2]' in log.replace('  ', ' ')
-    assert (tmp_path / 'epoch_1.pth').exists()
-    result = run_tool(['tools/test.py', CONFIG, tmp_path / 'epoch_1.pth', '--work-dir',
+    log = tmp_path / 'train.log'
+    log.write_text(result.stdout + result.stderr)
+    ends = {}
+    for line in log.read_text().splitlines():
+        found = re.search(r'Epoch\(train\) +\[(\d)\]\[3/3\].*', line)
+        if found:
+            ends[int(found.group(1))] = {k: float(v) for k, v in
+                                         re.findall(r'(loss\w*): ([\d.]+)', found.group(0))}
+    assert sorted(ends) == [1, 2]
+    parts = {epoch: values['loss_cls'] + values['loss_bbox'] for epoch, values in ends.items()}
+    loss = log_curves(log)[0]
+    assert loss == {epoch: values['loss'] for epoch, values in ends.items()}
+    assert loss[1] == pytest.approx(parts[1], abs=2e-4)
+    assert loss[2] == pytest.approx(2 * parts[2] - parts[1], abs=5e-4)
+    assert (tmp_path / 'epoch_2.pth').exists()
+    result = run_tool(['tools/test.py', CONFIG, tmp_path / 'epoch_2.pth', '--work-dir',
                        tmp_path / 'test'] + args, timeout=600)
     log = result.stdout + result.stderr
     assert 'coco/bbox_mAP:' in log
