@@ -43,9 +43,9 @@ def summarize_log(log: Path, out: Path) -> int:
 def log_curves(log: Path) -> Tuple[Dict[int, float], Dict[int, float]]:
     """Learning curves from an mmengine training log (or its :func:`summarize_log` summary):
     ``(loss, val_mAP)``, each by epoch. ``loss`` is the ``loss:`` of each epoch's last
-    ``Epoch(train)`` line (mmengine's mean over its log window, ``log_processor.window_size``
-    iterations); ``val_mAP`` the ``coco/bbox_mAP`` of each validated epoch. Where a resumed run
-    logged an epoch again, its later line wins."""
+    ``Epoch(train)`` line (smoothed as :func:`loss_smoothing` says); ``val_mAP`` the
+    ``coco/bbox_mAP`` of each validated epoch. Where a resumed run logged an epoch again, its
+    later line wins."""
     loss: Dict[int, float] = {}
     val: Dict[int, float] = {}
     for line in log.read_text(encoding='utf-8', errors='replace').splitlines():
@@ -58,6 +58,24 @@ def log_curves(log: Path) -> Tuple[Dict[int, float], Dict[int, float]]:
         if found:
             val[int(found.group(1))] = float(found.group(2))
     return loss, val
+
+
+def loss_smoothing(cfg: Any) -> str:
+    """What the logged ``loss`` of an mmengine config is, in words: ``log_processor``'s
+    smoothing (its ``window_size``, or a ``custom_cfg`` entry that overrides it for ``loss``),
+    read at each epoch's last log line."""
+    processor = cfg.get('log_processor') or {}
+    method, window = 'mean', processor.get('window_size', 10)
+    for item in processor.get('custom_cfg') or []:
+        if item.get('data_src') == 'loss' and item.get('log_name', 'loss') == 'loss':
+            method, window = item.get('method_name', method), item.get('window_size', window)
+    if method == 'current':
+        return "the last iteration's loss at each epoch's last log line"
+    if window == 'epoch':
+        return f"{method} over each epoch up to its last log line"
+    if window == 'global':
+        return f'{method} since the first iteration, at each epoch\'s last log line'
+    return f"{method} of the last {window} iterations at each epoch's last log line"
 
 
 def learning_curves(study: Study, out: Path) -> bool:
@@ -74,7 +92,6 @@ def learning_curves(study: Study, out: Path) -> bool:
     curves = [c for c in curves if c[1] or c[2]]
     if not curves:
         return False
-    window = study.config(study.runs_[0]).get('log_processor', {}).get('window_size', 10)
     fig, (loss_ax, map_ax) = plt.subplots(1, 2, figsize=(13, 4.8), sharex=True)
     styles = ['-', '--', ':', '-.']
     for i, (name, loss, val) in enumerate(curves):
@@ -84,8 +101,8 @@ def learning_curves(study: Study, out: Path) -> bool:
                      **style)
         epochs = sorted(val)
         map_ax.plot(epochs, [val[e] for e in epochs], marker='o', clip_on=False, **style)
-    loss_ax.set_title(f'training loss (mean of the last {window} iterations at each epoch\'s '
-                      'end)', fontsize=9)
+    loss_ax.set_title(f'training loss ({loss_smoothing(study.config(study.runs_[0]))})',
+                      fontsize=9)
     map_ax.set_title('validation bbox mAP (val split)', fontsize=9)
     for ax, label in ((loss_ax, 'loss'), (map_ax, 'bbox mAP')):
         ax.set_xlabel('epoch')

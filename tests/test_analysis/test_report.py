@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from ghostdet.analysis.report import (annotated_test_images, learning_curves, log_curves,
-                                      results_table, sessions, setup_lines, short_name,
-                                      summarize_log, tile, titled, write_report)
+                                      loss_smoothing, results_table, sessions, setup_lines,
+                                      short_name, summarize_log, tile, titled, write_report)
 from ghostdet.analysis.study import Study, write_json
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -53,6 +53,26 @@ def test_log_curves_read_each_epochs_last_loss_and_its_val_map(tmp_path):
     summary = tmp_path / 'summary.log'
     summarize_log(log, summary)  # the published summaries give the same curves
     assert log_curves(summary)[1] == val and log_curves(summary)[0][2] == 1.9
+
+
+@pytest.mark.parametrize('processor, words', [
+    ({}, "mean of the last 10 iterations at each epoch's last log line"),  # mmengine's default
+    (dict(window_size=50), "mean of the last 50 iterations at each epoch's last log line"),
+    (dict(window_size=50, custom_cfg=[dict(data_src='loss', method_name='mean',
+                                            window_size='epoch')]),
+     'mean over each epoch up to its last log line'),
+    (dict(window_size=50, custom_cfg=[dict(data_src='loss', method_name='max',
+                                            window_size='global')]),
+     "max since the first iteration, at each epoch's last log line"),
+    (dict(custom_cfg=[dict(data_src='loss', method_name='current')]),
+     "the last iteration's loss at each epoch's last log line"),
+    # a custom entry with its own log_name adds a key and leaves `loss` as it was
+    (dict(window_size=50, custom_cfg=[dict(data_src='loss', log_name='loss_epoch',
+                                            method_name='mean', window_size='epoch')]),
+     "mean of the last 50 iterations at each epoch's last log line"),
+])
+def test_loss_smoothing_says_what_the_logged_loss_is(processor, words):
+    assert loss_smoothing(dict(log_processor=processor) if processor else {}) == words
 
 
 def test_learning_curves_draw_the_runs_that_logged_an_epoch(tmp_path):
