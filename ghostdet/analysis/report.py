@@ -99,8 +99,9 @@ def learning_curves(study: Study, out: Path) -> bool:
         epochs = sorted(loss)
         loss_ax.plot(epochs, [loss[e] for e in epochs], marker='.' if len(epochs) < 30 else None,
                      **style)
-        epochs = sorted(val)
-        map_ax.plot(epochs, [val[e] for e in epochs], marker='o', clip_on=False, **style)
+        epochs = sorted(val)  # unclipped markers show mAP 0, but an empty unclipped line
+        # (no validation yet) would fill the figure in tight_layout's eyes, squashing the axes
+        map_ax.plot(epochs, [val[e] for e in epochs], marker='o', clip_on=not val, **style)
     loss_ax.set_title(f'training loss ({loss_smoothing(study.config(study.runs_[0]))})',
                       fontsize=9)
     map_ax.set_title('validation bbox mAP (val split)', fontsize=9)
@@ -111,8 +112,10 @@ def learning_curves(study: Study, out: Path) -> bool:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_yscale('log')
     for axis in (loss_ax.yaxis.set_major_formatter, loss_ax.yaxis.set_minor_formatter):
-        axis(FormatStrFormatter('%.2g'))
+        axis(FormatStrFormatter('%.3g'))
     map_ax.set_ylim(bottom=0)
+    # whole epochs from 0 on (matplotlib would span a lone epoch with fractional ticks)
+    map_ax.set_xlim(0, max(max([*loss, *val]) for _, loss, val in curves) + 1)
     map_ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,11 @@ def test_learning_curves_draw_the_runs_that_logged_an_epoch(tmp_path):
         assert learning_curves(study, out)
         picture = cv2.imread(str(out))
         assert picture.shape == (432, 1170, 3)  # 13 x 4.8 inches at 90 dpi
+        # the two axes' frames (columns of dark pixels over half the height): each panel
+        # nearly half the figure wide
+        frame = np.flatnonzero((picture.max(axis=2) < 100).sum(axis=0) > 432 / 2)
+        edges = [frame[0], *(x for before, x in zip(frame, frame[1:]) if x > before + 5)]
+        assert len(edges) == 4 and min(edges[1] - edges[0], edges[3] - edges[2]) > 450, edges
         colored = (picture.max(axis=2).astype(int) - picture.min(axis=2)) > 80
         return colored[:, :585].sum(), colored[:, 585:].sum()
 
