@@ -477,16 +477,17 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
                 for number, (session, _) in enumerate(recorded, 1)
                 for ran in session['commands']]
         out += ['```', '']
-    out += [
-            'Each run is what these do (the study runs them as library calls, in parallel):', '',
+    at_once = ', several at once' if max(parallel, default=1) > 1 else ''
+    out += [f'Each run is what these do (the study runs them as library calls{at_once}):', '',
             '```']
     options = ''
     if study.cfg_options:
         options = ' --cfg-options ' + ' '.join(
             shlex.quote(f'{k}={v}') for k, v in study.cfg_options.items())
     for run in study.runs_:
+        amp = run.train_done.get('amp') if run.train_done else study.amp  # as it was trained
         out.append(f'python tools/train.py {run.config} --work-dir {run.work_dir}'
-                   f'{" --amp" if study.amp else ""}{options}')
+                   f'{" --amp" if amp else ""}{options}')
         checkpoint = (_relative(run.train_done['checkpoint']) if run.train_done else
                       '<final checkpoint>')
         out.append(f'python tools/test.py {run.config} {checkpoint} --work-dir '

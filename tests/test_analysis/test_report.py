@@ -231,6 +231,8 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     assert 'speeds were measured in 2 sessions' in text
     assert 'python tools/study.py X  # 2026-11-30 09:00:00 UTC  # session 2' in text
     assert '- machine:' not in text  # the report's own machine measured nothing
+    # each run's commands as it was trained (with --amp), not as the report stage was called
+    assert text.count(' --amp') == 2 and '(the study runs them as library calls):' in text
 
     # the second study process ran on the first one's machine, in the same boot: one session
     # with two commands, no session column, no warning

@@ -93,6 +93,7 @@ def test_report_table_holds_the_measured_numbers(study):
                      text)
     assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # session 1', text)
     assert re.search(r'python tools/train.py \S+det-ghost_1e_synthetic.py --work-dir', text)
+    assert '(the study runs them as library calls, several at once):' in text
     assert '![side by side](images/side.png)' in text
     assert '![learning curves](images/curves.png)' in text
     assert 'BCCD' not in text  # the BCCD introduction is only for the BCCD configs
