@@ -8,11 +8,19 @@ by saving real ones (see ``tests/test_utils/test_checkpoint.py``), and makes mme
 loader always pass ``weights_only=True``, with an error that names the file and the refused
 global. It never falls back to ``weights_only=False``.
 
+:func:`load_predictions` reads the ``.pkl`` of ``tools/test.py --out`` (mmdet's
+``DumpDetResults``) under the same rule: only tensors, storages and containers are unpickled,
+and a tensor's storage is read with ``weights_only=True`` (``mmengine.load`` would unpickle
+anything, and torch's own ``_load_from_bytes`` loads storages with ``weights_only=False``).
+
 Pickle protocol 2, which ``torch.save`` uses, writes a reference to a method such as
 ``HistoryBuffer.mean`` as ``builtins.getattr(HistoryBuffer, 'mean')``. Allowlisting ``getattr``
 itself would let a checkpoint reach any attribute of any allowlisted object, so it is aliased to
 :func:`_history_buffer_getattr`, which resolves only HistoryBuffer's statistics methods.
 """
+import codecs
+import collections
+import io
 import os
 import pickle
 from typing import Any, Callable, List, Tuple, Union
@@ -82,6 +90,57 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
             "ghostdet's allowlist of mmengine checkpoint contents, so it was not run. "
             'Checkpoints are untrusted input; ghostdet never loads with weights_only=False. '
             f'Reason: {_reason(err)}') from err
+
+
+def _storage_from_bytes(data: bytes) -> Any:
+    """Stand-in for ``torch.storage._load_from_bytes``, which loads with
+    ``weights_only=False``."""
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def _prediction_globals() -> dict:
+    """``(module, name) -> object`` that a pickled list of mmdet predictions may name: the
+    tensor rebuild, its storage (via :func:`_storage_from_bytes`), ``OrderedDict`` and the
+    bytes codec of pickle protocol 2, plus the numpy objects of :func:`_numpy_globals`."""
+    allowed = {
+        ('collections', 'OrderedDict'): collections.OrderedDict,
+        ('_codecs', 'encode'): codecs.encode,
+        ('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
+        ('torch.storage', '_load_from_bytes'): _storage_from_bytes,
+    }
+    for entry in _numpy_globals():
+        obj, qualname = entry if isinstance(entry, tuple) else (
+            entry, f'{entry.__module__}.{entry.__name__}')
+        allowed[tuple(qualname.rsplit('.', 1))] = obj
+    return allowed
+
+
+class _PredictionsUnpickler(pickle.Unpickler):
+
+    allowed = _prediction_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise UnsafeCheckpointError(f'Unsupported global: GLOBAL {module}.{name}') from None
+
+
+def load_predictions(filename: str) -> Any:
+    """Read a predictions ``.pkl`` written by ``tools/test.py --out`` without running code from
+    it: anything beyond tensors, numpy arrays and containers is refused with an error that
+    names the file and the global."""
+    filename = os.path.expanduser(str(filename))
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    with open(filename, 'rb') as f:
+        try:
+            return _PredictionsUnpickler(f).load()
+        except pickle.UnpicklingError as err:
+            raise UnsafeCheckpointError(
+                f'refused to load {filename}: it asks to unpickle something that is not a '
+                'tensor, numpy array or container, so it was not run. Prediction files are '
+                f'untrusted input. Reason: {_reason(err)}') from err
 
 
 def _reason(err: Exception) -> str:

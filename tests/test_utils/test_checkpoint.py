@@ -1,6 +1,9 @@
 """Checkpoints written by a real mmengine Runner load under weights_only=True after
-``import ghostdet``; checkpoints that would run code are refused and the code does not run."""
+``import ghostdet``; checkpoints that would run code are refused and the code does not run.
+The same holds for prediction files (``tools/test.py --out``) read by ``load_predictions``."""
+import io
 import os
+import pickle
 
 import pytest
 import torch
@@ -12,7 +15,7 @@ from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 from torch.utils.data import Dataset
 
 import ghostdet  # noqa: F401  (registers the safe globals)
-from ghostdet.utils.checkpoint import UnsafeCheckpointError, safe_globals
+from ghostdet.utils.checkpoint import UnsafeCheckpointError, load_predictions, safe_globals
 
 
 class ToyModel(BaseModel):
@@ -151,3 +154,46 @@ def test_weights_only_stays_on_even_if_env_asks_otherwise(tmp_path, monkeypatch)
     with pytest.raises(UnsafeCheckpointError):
         _load_checkpoint(str(path))
     assert not marker.exists()
+
+
+def test_predictions_pickle_loads_its_tensors(tmp_path):
+    # what mmdet's DumpDetResults writes (mmengine.dump, plain pickle) for `tools/test.py --out`
+    from mmengine.fileio import dump
+    predictions = [dict(img_id=3, img_path='a.jpg', scale_factor=(1.0, 1.0),
+                        pred_instances=dict(bboxes=torch.rand(5, 4), scores=torch.rand(5),
+                                            labels=torch.arange(5)))]
+    path = tmp_path / 'results.pkl'
+    dump(predictions, str(path))
+    loaded = load_predictions(str(path))
+    assert loaded[0]['img_id'] == 3 and loaded[0]['scale_factor'] == (1.0, 1.0)
+    for key, value in predictions[0]['pred_instances'].items():
+        assert torch.equal(loaded[0]['pred_instances'][key], value)
+
+
+class StorageThatRunsShell:
+    """A 'storage' whose bytes are a torch.save of code: torch's own ``_load_from_bytes``
+    would load them with weights_only=False."""
+
+    def __init__(self, marker):
+        self.buffer = io.BytesIO()
+        torch.save(RunsShell(marker), self.buffer)
+
+    def __reduce__(self):
+        return (torch.storage._load_from_bytes, (self.buffer.getvalue(), ))
+
+
+@pytest.mark.parametrize('payload', [RunsShell, StorageThatRunsShell])
+def test_predictions_pickle_that_runs_code_is_refused(tmp_path, payload):
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'results.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump([dict(img_id=0, pred_instances=dict(scores=payload(marker)))], f)
+    with pytest.raises(UnsafeCheckpointError, match='system') as err:
+        load_predictions(str(path))
+    assert str(path) in str(err.value)
+    assert not marker.exists()
+
+
+def test_missing_predictions_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pkl'):
+        load_predictions(str(tmp_path / 'nope.pkl'))
