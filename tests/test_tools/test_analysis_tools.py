@@ -1,4 +1,6 @@
 import importlib.util
+import os
+import pickle
 
 import pytest
 
@@ -92,3 +94,34 @@ def test_compare_backbones_no_cpu_needs_cuda(monkeypatch):
     assert compare.parse_args(['--no-cpu']).no_cpu
     with pytest.raises(SystemExit):
         compare.parse_args(['--no-cpu', '--no-cuda'])
+
+
+class _RunsShell:
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_confusion_matrix_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    tool = _tool('confusion_matrix')
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([config, str(tmp_path / 'nope.pkl')])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f'error: {tmp_path}/nope.pkl can not be found.\n'
+
+    marker = tmp_path / 'code_ran'
+    evil = tmp_path / 'results.pkl'
+    evil.write_bytes(pickle.dumps([_RunsShell(marker)]))
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([config, str(evil)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(f'error: refused to load {evil}')
+    assert 'system' in err and len(err.splitlines()) == 1 and not marker.exists()
+
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([config, str(evil), '--iou-thr', '0'])
+    assert exit_info.value.code == 2 and '--iou-thr must be in (0, 1]' in capsys.readouterr().err

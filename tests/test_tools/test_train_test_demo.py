@@ -135,21 +135,47 @@ def test_checkpoint_of_another_architecture_is_refused_with_its_keys(data_root, 
     assert 'backbone.features.0.conv.weight' in result.stderr
 
 
-def test_test_tool_prints_coco_metrics_and_writes_results_and_pictures(
-        data_root, trained, tmp_path):
+@pytest.fixture(scope='module')
+def tested(data_root, trained, tmp_path_factory):
+    """``tools/test.py --out --show-dir`` on the uninterrupted run: (its log, results.pkl,
+    the pictures' folder)."""
+    tmp_path = tmp_path_factory.mktemp('tested')
     out = tmp_path / 'results.pkl'
     show_dir = tmp_path / 'vis'
     result = run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir',
                        tmp_path / 'w', '--out', out, '--show-dir', show_dir]
                       # 8 iterations of training: keep every box so that COCO has some to score
                       + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
-    log = result.stdout + result.stderr
+    return result.stdout + result.stderr, out, show_dir
+
+
+def test_test_tool_prints_coco_metrics_and_writes_results_and_pictures(tested):
+    log, out, show_dir = tested
     assert 'coco/bbox_mAP:' in log and 'coco/bbox_mAP_50:' in log
     assert '4/4' in log  # the progress bar reached every test image
     with open(out, 'rb') as f:
         raw = pickle.load(f)  # our own output file
     assert len(raw) == 4 and 'pred_instances' in raw[0]
     assert len(list(show_dir.rglob('*.jpg'))) == 4
+
+
+def test_confusion_matrix_of_the_test_tools_predictions(data_root, tested, tmp_path):
+    _, out, _ = tested
+    result = run_tool(['tools/analysis/confusion_matrix.py', CONFIG, out, '--out-dir', tmp_path,
+                       '--score-thr', '0', '--cfg-options',
+                       f'test_dataloader.dataset.data_root={data_root}'])
+    saved = json.loads((tmp_path / 'confusion_matrix.json').read_text())
+    assert saved['rows'] == ['circle', 'square', 'triangle', 'background']
+    counts = saved['counts']
+    with open(Path(data_root) / 'annotations/test.json') as f:
+        boxes = json.load(f)['annotations']
+    assert sum(sum(row) for row in counts[:3]) == len(boxes)  # each box once
+    with open(out, 'rb') as f:
+        detections = sum(len(r['pred_instances']['scores']) for r in pickle.load(f))
+    assert sum(sum(row[:3]) for row in counts) == detections  # each detection once (score >= 0)
+    assert '| ground truth \\ prediction | circle | square | triangle | missed | recall |' \
+        in result.stdout
+    assert (tmp_path / 'confusion_matrix.png').stat().st_size > 10_000
 
 
 def test_demo_on_a_folder_writes_pictures_and_json(data_root, trained, tmp_path):

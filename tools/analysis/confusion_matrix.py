@@ -1,0 +1,67 @@
+"""Confusion matrix of a detector's test predictions, each box and detection counted once.
+
+    python tools/test.py CONFIG CHECKPOINT --out results.pkl
+    python tools/analysis/confusion_matrix.py CONFIG results.pkl [--out-dir DIR] \
+        [--iou-thr 0.5] [--score-thr 0.3] [--cfg-options ...]
+
+Prints the counts with each class's recall and precision, and writes ``confusion_matrix.png``,
+``.json`` and ``.md`` to ``--out-dir`` (default: beside the predictions). Rows are the
+ground-truth classes and ``background`` (false positives), columns the predicted classes and
+``missed`` (false negatives); the matching rule is in ``ghostdet/analysis/confusion.py``. The
+predictions file is read without running code from it.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmengine.config import DictAction
+
+import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
+from ghostdet.analysis.confusion import format_confusion_table, save_confusion, test_set_confusion
+from ghostdet.utils.checkpoint import UnsafeCheckpointError
+from ghostdet.utils.cli import input_errors
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Confusion matrix of test predictions')
+    parser.add_argument('config', help='the config the predictions were made with')
+    parser.add_argument('predictions', help='the .pkl of tools/test.py --out')
+    parser.add_argument('--out-dir', help='where to write confusion_matrix.png/.json/.md '
+                        '(default: the predictions\' folder)')
+    parser.add_argument('--iou-thr', type=float, default=0.5,
+                        help='IoU at which a detection matches a box (default 0.5)')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detections below this score are left out (default 0.3)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. the test set\'s data_root')
+    args = parser.parse_args(argv)
+    if not 0 < args.iou_thr <= 1:
+        parser.error(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
+    if not 0 <= args.score_thr <= 1:
+        parser.error(f'--score-thr must be in [0, 1], got {args.score_thr}')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> np.ndarray:
+    args = parse_args(argv)
+    with input_errors():  # a bad path, a foreign or unsafe pickle: one line, exit 2
+        try:
+            matrix, classes = test_set_confusion(args.config, args.predictions, args.iou_thr,
+                                                 args.score_thr, args.cfg_options)
+        except UnsafeCheckpointError as err:
+            raise ValueError(str(err)) from err
+    out_dir = args.out_dir or osp.dirname(osp.abspath(args.predictions))
+    os.makedirs(out_dir, exist_ok=True)
+    title = f'{osp.splitext(osp.basename(args.config))[0]}: test set'
+    paths = save_confusion(matrix, classes, out_dir, args.iou_thr, args.score_thr, title)
+    print(f'\nIoU >= {args.iou_thr:g}, score >= {args.score_thr:g}; rows: ground truth, '
+          'columns: predictions\n')
+    print(format_confusion_table(matrix, classes))
+    print('\nwrote ' + ', '.join(paths.values()))
+    return matrix
+
+
+if __name__ == '__main__':
+    main()
