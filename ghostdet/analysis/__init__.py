@@ -1,11 +1,13 @@
 """Complexity (paper-convention MACs, mmengine FlopAnalyzer) and latency of backbones and
-detectors, for ``tools/analysis``."""
+detectors, and the confusion matrix of their test predictions, for ``tools/analysis``."""
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         ImageNetClassifier, PaperNumber, backbone_out_channels,
                         build_backbone, build_classifier)
 from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_flops,
                          count_paper_macs, count_params, detector_complexity,
                          format_complexity_table, synthetic_rois)
+from .confusion import (confusion_matrix, format_confusion_table, match_image,
+                        plot_confusion_matrix, save_confusion, test_set_confusion)
 from .detectors import (DetectorNetwork, build_detector, load_config, replace_backbone,
                         synthetic_batch, synthetic_train_batch)
 from .latency import (LatencyResult, benchmark_module, benchmark_train_step,
@@ -16,7 +18,9 @@ __all__ = [
     'PaperNumber', 'backbone_out_channels', 'build_backbone', 'build_classifier',
     'ComponentComplexity', 'PaperMacCounter', 'count_mmengine_flops', 'count_paper_macs',
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
-    'DetectorNetwork', 'build_detector', 'load_config', 'replace_backbone', 'synthetic_batch',
+    'confusion_matrix', 'format_confusion_table', 'match_image', 'plot_confusion_matrix',
+    'save_confusion', 'test_set_confusion', 'DetectorNetwork', 'build_detector', 'load_config',
+    'replace_backbone', 'synthetic_batch',
     'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_train_step',
     'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
 ]

@@ -19,7 +19,7 @@ import numpy as np
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
-from ghostdet.analysis.confusion import format_confusion_table, save_confusion, test_set_confusion
+from ghostdet.analysis import format_confusion_table, save_confusion, test_set_confusion
 from ghostdet.utils.checkpoint import UnsafeCheckpointError
 from ghostdet.utils.cli import input_errors
 
