@@ -136,7 +136,8 @@ def confusion_matrix(dataset: Any,
             raise ValueError(f'image id {prediction.get("img_id")!r} '
                              f'({prediction.get("img_path")}) is not in the test set')
         gts = info['instances']
-        pred = {k: np.asarray(v) for k, v in prediction['pred_instances'].items()}
+        pred = {k: np.asarray(prediction['pred_instances'][k])
+                for k in ('bboxes', 'scores', 'labels')}
         matrix += match_image(
             [g['bbox'] for g in gts], [g['bbox_label'] for g in gts], pred['bboxes'],
             pred['scores'], pred['labels'], num_classes, iou_thr, score_thr,
@@ -193,7 +194,8 @@ def plot_confusion_matrix(matrix: np.ndarray,
     n = len(classes) + 1
     rows = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     share = matrix / rows
-    side = max(4.5, 0.9 * n + 2.5)  # readable for 3 classes as for 80
+    cell, font = (0.9, 9) if n <= 12 else (0.45, 5)  # inches per cell: 3 classes as 80
+    side = max(4.5, cell * n + 2.5)
     fig, ax = plt.subplots(figsize=(side + 1.0, side))
     image = ax.imshow(share, cmap='Blues', vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label='share of the row')
@@ -207,7 +209,7 @@ def plot_confusion_matrix(matrix: np.ndarray,
             if i == n - 1 and j == n - 1:
                 continue  # background never meets missed
             ax.text(j, i, f'{matrix[i, j]}\n{share[i, j]:.0%}', ha='center', va='center',
-                    color='white' if share[i, j] > 0.5 else 'black', fontsize=9)
+                    color='white' if share[i, j] > 0.5 else 'black', fontsize=font)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
