@@ -107,7 +107,8 @@ def match_image(gt_bboxes: np.ndarray,
 def confusion_matrix(dataset: Any,
                      predictions: Sequence[dict],
                      iou_thr: float = 0.5,
-                     score_thr: float = 0.3) -> np.ndarray:
+                     score_thr: float = 0.3,
+                     progress: bool = True) -> np.ndarray:
     """The confusion matrix of a test set.
 
     Args:
@@ -116,6 +117,7 @@ def confusion_matrix(dataset: Any,
             with ``img_id`` and ``pred_instances`` (``bboxes``, ``scores``, ``labels``).
         iou_thr (float): See :func:`match_image`. Defaults to 0.5.
         score_thr (float): See :func:`match_image`. Defaults to 0.3.
+        progress (bool): Show a progress bar. Defaults to True.
 
     Returns:
         np.ndarray: ``(C + 1, C + 1)`` counts, rows ground truth, columns predictions.
@@ -129,7 +131,7 @@ def confusion_matrix(dataset: Any,
                          f'{len(infos)}: were they written with this config?')
     num_classes = len(dataset.metainfo['classes'])
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
-    progress = ProgressBar(len(predictions))
+    bar = ProgressBar(len(predictions)) if progress else None
     for prediction in predictions:
         info = infos.get(prediction.get('img_id'))
         if info is None:
@@ -142,7 +144,8 @@ def confusion_matrix(dataset: Any,
             [g['bbox'] for g in gts], [g['bbox_label'] for g in gts], pred['bboxes'],
             pred['scores'], pred['labels'], num_classes, iou_thr, score_thr,
             gt_ignore=[bool(g.get('ignore_flag', 0)) for g in gts])
-        progress.update()
+        if bar is not None:
+            bar.update()
     return matrix
 
 
@@ -150,7 +153,8 @@ def test_set_confusion(config: ConfigLike,
                        predictions_file: str,
                        iou_thr: float = 0.5,
                        score_thr: float = 0.3,
-                       cfg_options: Optional[dict] = None) -> Tuple[np.ndarray, Tuple[str, ...]]:
+                       cfg_options: Optional[dict] = None,
+                       progress: bool = True) -> Tuple[np.ndarray, Tuple[str, ...]]:
     """:func:`confusion_matrix` of a config's test set and a ``tools/test.py --out`` file (read
     with :func:`ghostdet.utils.checkpoint.load_predictions`). Returns the matrix and the class
     names."""
@@ -159,7 +163,7 @@ def test_set_confusion(config: ConfigLike,
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     classes = tuple(dataset.metainfo['classes'])
-    return confusion_matrix(dataset, predictions, iou_thr, score_thr), classes
+    return confusion_matrix(dataset, predictions, iou_thr, score_thr, progress), classes
 
 
 def _ratio(num: int, den: int) -> str:

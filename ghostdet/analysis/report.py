@@ -1,6 +1,7 @@
 """The published side of a study (:mod:`ghostdet.analysis.study`): a markdown results table,
-a picture of one test image with each model's detections side by side, the runs' learning
-curves, and the summary lines of every training log. Everything here reads what the runs
+a picture of one test image with each model's detections side by side, each model's errors by
+class (:mod:`ghostdet.analysis.confusion`), the runs' learning curves, and the summary lines of
+every training log. Everything here reads what the runs
 wrote; nothing is typed in."""
 import datetime
 import json
@@ -19,6 +20,7 @@ _NUMBER = r'([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))'
 _LOSS = re.compile(r'\sloss:\s*' + _NUMBER)
 _VAL_MAP = re.compile(r'Epoch\(val\)\s*\[(\d+)\].*\scoco/bbox_mAP:\s*' + _NUMBER)
 _KEEP = ('Epoch(val)', 'Epoch(test)', 'bbox_mAP_copypaste', 'Traceback', 'Error')
+PICTURE_SCORE = 0.3  # the score from which the picture and the errors table count a detection
 
 
 def summarize_log(log: Path, out: Path) -> int:
@@ -205,7 +207,7 @@ def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str
 
 
 def side_by_side(study: Study, out: Path, image: Optional[str] = None,
-                 score_thr: float = 0.3, columns: int = 4, panel_width: int = 400) -> str:
+                 score_thr: float = PICTURE_SCORE, columns: int = 4, panel_width: int = 400) -> str:
     """One test image: ground truth, then each trained run's detections (score >=
     ``score_thr``) with its test mAP, in a grid written to ``out``. ``image`` defaults to the
     first test image (lowest id). Returns the image's path."""
@@ -373,6 +375,31 @@ def setup_lines(study: Study) -> List[str]:
     return lines
 
 
+def errors_table(study: Study, iou_thr: float = 0.5,
+                 score_thr: float = PICTURE_SCORE) -> Optional[str]:
+    """Per run and class: the test boxes found, confused with another class and missed, and
+    the detections that match no box, from each run's ``test_predictions.pkl``
+    (:func:`ghostdet.analysis.confusion.test_set_confusion`); None when no run kept them."""
+    from .confusion import test_set_confusion
+
+    lines: List[str] = []
+    for run in study.runs_:
+        if not run.predictions.is_file():
+            continue
+        matrix, classes = test_set_confusion(str(run.config), str(run.predictions), iou_thr,
+                                             score_thr, study.cfg_options, progress=False)
+        n = len(classes)
+        if not lines:
+            head = (['model'] + [f'{c}: found / confused / missed' for c in classes] +
+                    [f'no box ({" / ".join(classes)})'])
+            lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 1)]
+        cells = [f'{matrix[i, i]} / {matrix[i, :n].sum() - matrix[i, i]} / {matrix[i, n]}'
+                 for i in range(n)]
+        cells.append(' / '.join(str(v) for v in matrix[n, :n]))
+        lines.append('| ' + ' | '.join([short_name(run.name)] + cells) + ' |')
+    return '\n'.join(lines) if lines else None
+
+
 def _init_cfg(cfg: Any) -> Optional[str]:
     init = cfg.model.backbone.get('init_cfg')
     return str(init.get('checkpoint')) if init and init.get('type') == 'Pretrained' else None
@@ -463,8 +490,18 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     if picture is not None and picture.is_file():
         out += ['## One test image', '',
                 f'`{osp.basename(picture_image or "")}`: ground truth, then each model\'s '
-                'detections with score >= 0.3.', '',
+                f'detections with score >= {PICTURE_SCORE:g}.', '',
                 f'![side by side]({rel(picture)})', '']
+    errors = errors_table(study)
+    if errors is not None:
+        out += ['## Errors by class', '',
+                f'The whole test split, detections with score >= {PICTURE_SCORE:g}. A detection '
+                'takes the free box of its own class that it overlaps most (IoU >= 0.5), else '
+                'one of another class (the box is then "confused"). "No box" counts, by '
+                'predicted class, the detections left: on nothing, or a second detection of a '
+                'box already found. Each box and detection is counted once. One run as a '
+                'matrix: `python tools/analysis/confusion_matrix.py CONFIG '
+                '<work dir>/test_predictions.pkl`.', '', errors, '']
     if curves is not None and curves.is_file():
         out += ['## Learning curves', '',
                 'Training loss and validation bbox mAP of each run against the epoch, read '
@@ -491,7 +528,7 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
         checkpoint = (_relative(run.train_done['checkpoint']) if run.train_done else
                       '<final checkpoint>')
         out.append(f'python tools/test.py {run.config} {checkpoint} --work-dir '
-                   f'{run.path("test")}{options}')
+                   f'{run.path("test")} --out {run.predictions}{options}')
     out += ['```', '']
     if logs_dir is not None:
         out += ['## Training logs', '',

@@ -84,6 +84,12 @@ class StudyRun:
         return read_json(self.path('test_metrics.json'))
 
     @property
+    def predictions(self) -> Path:
+        """The test split's raw predictions (``tools/test.py --out``), for the confusion
+        matrix."""
+        return self.path('test_predictions.pkl')
+
+    @property
     def measure(self) -> Optional[dict]:
         return read_json(self.path('measure.json'))
 
@@ -165,13 +171,15 @@ def _train_child(config: str, work_dir: str, resume: bool, amp: bool,
 
 
 def _test_child(config: str, checkpoint: str, work_dir: str, cfg_options: Optional[dict],
-                metrics_path: str, log_path: str, parallel: int = 1) -> None:
+                metrics_path: str, log_path: str, parallel: int = 1,
+                predictions_path: Optional[str] = None) -> None:
     _redirect_output(log_path)
     _share_cpu(parallel)
     import ghostdet  # noqa: F401
     from ghostdet.apis.runner import build_test_config, test
 
-    metrics = test(build_test_config(config, checkpoint, work_dir, cfg_options=cfg_options))
+    metrics = test(build_test_config(config, checkpoint, work_dir, predictions_path,
+                                     cfg_options=cfg_options))
     write_json(Path(metrics_path), {k: float(v) for k, v in metrics.items()})
 
 
@@ -398,7 +406,7 @@ class Study:
             Job(run, _test_child,
                 (str(run.config), run.train_done['checkpoint'], str(run.path('test')),
                  self.cfg_options, str(run.path('test_metrics.json')), str(run.path('test.log')),
-                 min(self.parallel, len(todo))),
+                 min(self.parallel, len(todo)), str(run.predictions)),
                 run.path('test.log'), on_exit=lambda code: None) for run in todo
         ]
         codes = run_jobs(jobs, self.parallel, self.progress, self.every_s)

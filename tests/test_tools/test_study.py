@@ -9,6 +9,7 @@ import cv2
 import pytest
 
 from ghostdet.datasets import make_synthetic_coco
+from ghostdet.utils.checkpoint import load_predictions
 from tests.helpers import REPO
 from tests.test_tools.test_train_test_demo import run_tool
 
@@ -74,7 +75,8 @@ def test_every_stage_writes_its_results(study):
 
 def test_report_table_holds_the_measured_numbers(study):
     text = (study['out'] / 'results.md').read_text()
-    rows = [line for line in text.splitlines() if line.startswith('| det-')]
+    results = text.split('## Results')[1].split('\n## ')[0]
+    rows = [line for line in results.splitlines() if line.startswith('| det-')]
     assert len(rows) == 2
     for row, run in zip(rows, study['runs']):
         cells = [c.strip() for c in row.strip('|').split('|')]
@@ -93,10 +95,35 @@ def test_report_table_holds_the_measured_numbers(study):
                      text)
     assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # session 1', text)
     assert re.search(r'python tools/train.py \S+det-ghost_1e_synthetic.py --work-dir', text)
+    assert re.search(r'python tools/test.py \S+det-ghost_1e_synthetic.py \S+ --work-dir \S+ '
+                     r'--out \S+/det-ghost_1e_synthetic/test_predictions.pkl', text)
     assert '(the study runs them as library calls, several at once):' in text
     assert '![side by side](images/side.png)' in text
     assert '![learning curves](images/curves.png)' in text
     assert 'BCCD' not in text  # the BCCD introduction is only for the BCCD configs
+
+
+def test_errors_by_class_count_every_test_box_once(study):
+    text = (study['out'] / 'results.md').read_text()
+    errors = text.split('## Errors by class')[1].split('\n## ')[0]
+    assert ('| model | circle: found / confused / missed | square: found / confused / missed | '
+            'triangle: found / confused / missed | no box (circle / square / triangle) |'
+            ) in errors
+    with open(study['root'] / 'data/annotations/test.json') as f:
+        test = json.load(f)
+    boxes = [sum(a['category_id'] == c['id'] for a in test['annotations'])
+             for c in test['categories']]
+    rows = [line for line in errors.splitlines() if line.startswith('| det-')]
+    assert [r.split(' |')[0] for r in rows] == ['| det-ghost', '| det-mnv3']
+    for row, run in zip(rows, study['runs']):
+        cells = [c.strip() for c in row.strip('|').split('|')][1:]
+        per_class = [[int(v) for v in cell.split(' / ')] for cell in cells[:3]]
+        assert [sum(c) for c in per_class] == boxes  # found + confused + missed: every box
+        kept = load_predictions(str(run / 'test_predictions.pkl'))  # by the test stage
+        assert len(kept) == len(test['images'])
+        above = sum(int((p['pred_instances']['scores'] >= 0.3).sum()) for p in kept)
+        found = sum(c[0] + c[1] for c in per_class)
+        assert found + sum(int(v) for v in cells[3].split(' / ')) == above  # each detection once
 
 
 def test_picture_and_log_summaries(study):
