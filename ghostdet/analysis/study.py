@@ -9,9 +9,10 @@ study again skips what is done, so a killed study loses at most the unfinished p
   Output goes to ``train.log``; a run with checkpoints but no ``train_done.json`` is resumed
   from its newest checkpoint. Wall time is recorded per attempt in ``train_time.json``.
 - ``test``: :func:`~ghostdet.apis.runner.test` on the final checkpoint (the last one the
-  schedule saves; nothing is picked on the test split) -> ``test_metrics.json``, and its
-  detections on the first test image -> ``picture_dets.json`` (the report's picture can then
-  be drawn from runs copied back without their checkpoints).
+  schedule saves; nothing is picked on the test split) -> ``test_metrics.json``, its raw
+  predictions -> ``test_predictions.pkl`` (the report's errors by class), and its detections on
+  the first test image -> ``picture_dets.json`` (the report's picture and errors can then be
+  drawn from runs copied back without their checkpoints).
 - ``measure``: one model at a time, alone on the device: params, MACs at the test input size,
   inference speed (batch sizes x fp32 / AMP on CUDA) with the trained weights, and training
   iterations per second on a synthetic batch of the config's batch size -> ``measure.json``.
