@@ -122,6 +122,10 @@ def confusion_matrix(dataset: Any,
     Returns:
         np.ndarray: ``(C + 1, C + 1)`` counts, rows ground truth, columns predictions.
     """
+    if not isinstance(predictions, (list, tuple)) or not all(
+            isinstance(p, dict) and 'pred_instances' in p for p in predictions):
+        raise ValueError('the predictions are not what tools/test.py --out writes (a list of '
+                         'dicts with pred_instances)')
     infos = {}
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)

@@ -176,6 +176,8 @@ def test_test_set_matrix_and_its_errors():
     predictions[0]['img_id'] = 8
     with pytest.raises(ValueError, match='image id 8'):
         confusion_matrix(FakeDataset(infos), predictions)
+    with pytest.raises(ValueError, match='not what tools/test.py --out writes'):
+        confusion_matrix(FakeDataset(infos), {'bboxes': [A]})  # e.g. another tool's pickle
 
 
 def test_table_and_files(tmp_path):
