@@ -1,8 +1,7 @@
 """The published side of a study (:mod:`ghostdet.analysis.study`): a markdown results table,
 a picture of one test image with each model's detections side by side, each model's errors by
 class (:mod:`ghostdet.analysis.confusion`), the runs' learning curves, and the summary lines of
-every training log. Everything here reads what the runs
-wrote; nothing is typed in."""
+every training log. Everything here reads what the runs wrote; nothing is typed in."""
 import datetime
 import json
 import os.path as osp
@@ -386,8 +385,8 @@ def errors_table(study: Study, iou_thr: float = 0.5,
     for run in study.runs_:
         if not run.predictions.is_file():
             continue
-        matrix, classes = test_set_confusion(str(run.config), str(run.predictions), iou_thr,
-                                             score_thr, study.cfg_options, progress=False)
+        matrix, classes = test_set_confusion(study.config(run), str(run.predictions), iou_thr,
+                                             score_thr, progress=False)
         n = len(classes)
         if not lines:
             head = (['model'] + [f'{c}: found / confused / missed' for c in classes] +

@@ -1,12 +1,14 @@
 """What the command-line tools share: a mistake in a tool's inputs is one line, not a
 traceback."""
+import pickle
 import sys
 from contextlib import contextmanager
 from typing import Iterator
 
 # what ghostdet.apis raises for a missing config, checkpoint or image, a malformed option, or an
-# option the machine or config cannot honour (--amp without CUDA, --show-dir without the hook)
-INPUT_ERRORS = (FileNotFoundError, KeyError, RuntimeError, ValueError)
+# option the machine or config cannot honour (--amp without CUDA, --show-dir without the hook);
+# and what ghostdet.utils.checkpoint raises for a file it refuses to unpickle
+INPUT_ERRORS = (FileNotFoundError, KeyError, RuntimeError, ValueError, pickle.UnpicklingError)
 
 USAGE_EXIT = 2  # argparse's code for a bad command line
 

@@ -1,5 +1,6 @@
 import pytest
 
+from ghostdet.utils.checkpoint import UnsafeCheckpointError
 from ghostdet.utils.cli import input_errors
 
 
@@ -8,6 +9,7 @@ from ghostdet.utils.cli import input_errors
     (KeyError('--show-dir needs a visualization hook'), '--show-dir needs a visualization hook'),
     (ValueError('--out must be a .pkl file, got x.json'), '--out must be a .pkl file, got x.json'),
     (RuntimeError('--amp needs a CUDA device'), '--amp needs a CUDA device'),
+    (UnsafeCheckpointError('refused to load r.pkl: ...'), 'refused to load r.pkl: ...'),
 ])
 def test_an_input_error_is_one_line_and_exit_2(error, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -20,7 +20,6 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
 from ghostdet.analysis import format_confusion_table, save_confusion, test_set_confusion
-from ghostdet.utils.checkpoint import UnsafeCheckpointError
 from ghostdet.utils.cli import input_errors
 
 
@@ -47,11 +46,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> np.ndarray:
     args = parse_args(argv)
     with input_errors():  # a bad path, a foreign or unsafe pickle: one line, exit 2
-        try:
-            matrix, classes = test_set_confusion(args.config, args.predictions, args.iou_thr,
-                                                 args.score_thr, args.cfg_options)
-        except UnsafeCheckpointError as err:
-            raise ValueError(str(err)) from err
+        matrix, classes = test_set_confusion(args.config, args.predictions, args.iou_thr,
+                                             args.score_thr, args.cfg_options)
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.predictions))
     os.makedirs(out_dir, exist_ok=True)
     title = f'{osp.splitext(osp.basename(args.config))[0]}: test set'
