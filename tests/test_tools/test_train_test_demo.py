@@ -76,12 +76,21 @@ def test_uninterrupted_training_writes_iteration_checkpoints(trained):
 
 
 def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_root, tmp_path):
+    """... and with each epoch's logged loss the mean of exactly that epoch's iterations, as the
+    BCCD configs log it (``window_size='epoch'``) and the study's learning curves read it: the
+    resumed loop keeps the epoch's batch numbering and the checkpoint keeps the loss history."""
+    from ghostdet.analysis.report import log_curves
+    from ghostdet.utils.checkpoint import load_local_checkpoint
+    config = tmp_path / 'epoch_loss.py'
+    config.write_text(f'_base_ = {CONFIG!r}\nlog_processor = dict(custom_cfg=[dict('
+                      "data_src='loss', method_name='mean', window_size='epoch')])\n")
     work_dir = tmp_path / 'killed'
+    log = tmp_path / 'train.log'  # both runs' output, as the study's train.log keeps it
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-    proc = subprocess.Popen(
-        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir)]
-        + options(data_root), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(
+            [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir)]
+            + options(data_root), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     mid_epoch_ckpt = work_dir / f'iter_{ITERS_PER_EPOCH + 2}.pth'  # epoch 2, batch 2 of 4
     deadline = time.time() + 240
     while not mid_epoch_ckpt.exists() and proc.poll() is None and time.time() < deadline:
@@ -93,16 +102,28 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     saved = sorted(work_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
     last_saved_iter = checkpoint_iter(saved[-1])
 
-    result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume']
+    result = run_tool(['tools/train.py', config, '--work-dir', work_dir, '--resume']
                       + options(data_root))
-    log = result.stdout + result.stderr
-    assert f'iteration {last_saved_iter}' in log or last_saved_iter % ITERS_PER_EPOCH == 0
+    resumed = result.stdout + result.stderr
+    with open(log, 'a') as out:
+        out.write(resumed)
+    assert f'iteration {last_saved_iter}' in resumed or last_saved_iter % ITERS_PER_EPOCH == 0
     final = work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
     assert checkpoint_iter(final) == EPOCHS * ITERS_PER_EPOCH
     assert not list(work_dir.glob(f'iter_{EPOCHS * ITERS_PER_EPOCH + 1}*.pth'))
     # the resumed run trained only the iterations after the checkpoint
-    trained_iters = [line for line in log.splitlines() if 'Epoch(train)' in line]
+    trained_iters = [line for line in resumed.splitlines() if 'Epoch(train)' in line]
     assert len(trained_iters) == EPOCHS * ITERS_PER_EPOCH - last_saved_iter
+    # one loss per iteration trained, none replayed or lost, and each epoch's curve point is
+    # the mean of its own iterations (the log prints 4 decimals)
+    history = load_local_checkpoint(str(final), map_location='cpu')[
+        'message_hub']['log_scalars']['train/loss']._log_history
+    assert len(history) == EPOCHS * ITERS_PER_EPOCH
+    curve, _ = log_curves(log)
+    assert sorted(curve) == list(range(1, EPOCHS + 1))
+    for epoch in curve:
+        iters = history[(epoch - 1) * ITERS_PER_EPOCH:epoch * ITERS_PER_EPOCH]
+        assert curve[epoch] == pytest.approx(float(iters.mean()), abs=6e-5), epoch
 
 
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(
