@@ -494,7 +494,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     errors = errors_table(study)
     if errors is not None:
         out += ['## Errors by class', '',
-                f'The whole test split, detections with score >= {PICTURE_SCORE:g}. A detection '
+                f'The test split as tested (a class\'s three counts add up to its boxes), '
+                f'detections with score >= {PICTURE_SCORE:g}. A detection '
                 'takes the free box of its own class that it overlaps most (IoU >= 0.5), else '
                 'one of another class (the box is then "confused"). "No box" counts, by '
                 'predicted class, the detections left: on nothing, or a second detection of a '
