@@ -11,7 +11,7 @@ from torch import Tensor
 from ..utils.config import config_file
 from ..utils.registry import build_model
 from .backbones import backbone_out_channels
-from .complexity import flatten_tensors, padded_shape, synthetic_rois
+from .complexity import eval_no_grad, flatten_tensors, padded_shape, synthetic_rois
 
 ConfigLike = Union[str, Path, Config]
 
@@ -199,6 +199,63 @@ class DetectorNetwork(nn.Module):
                 bbox_feats = roi_head.shared_head(bbox_feats)
             outs = outs + flatten_tensors(roi_head.bbox_head(bbox_feats))
         return outs
+
+
+def fuse_conv_bn(model: nn.Module,
+                 img: Tensor,
+                 rtol: float = 1e-4,
+                 num_proposals: int = 100) -> Tuple[nn.Module, int, float]:
+    """A copy of ``model`` with each BatchNorm folded into the convolution before it, as
+    deployment does (mmcv's ``fuse_conv_bn``: one convolution instead of a convolution and a
+    normalisation over its whole output), checked against the original.
+
+    mmcv folds a BatchNorm into the ``Conv2d`` registered just before it in the same parent
+    module, which assumes that the forward applies them in that order. The check catches a model
+    where it does not: the copy's outputs on ``img`` must equal the original's within ``rtol`` of
+    each output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
+    (backbone, neck and heads, a two-stage RoI head on ``num_proposals`` fixed RoIs), which do
+    not depend on NMS picking the same boxes.
+
+    Args:
+        model (nn.Module): A model (an mmdet detector or any module taking ``img``).
+        img (Tensor): An input batch, on the model's device.
+        rtol (float): Largest accepted difference, relative to each output's largest
+            magnitude. Defaults to 1e-4 (float32 folding differs by about 1e-6).
+        num_proposals (int): RoIs per image for a two-stage check. Defaults to 100.
+
+    Returns:
+        tuple[nn.Module, int, float]: The folded copy (in eval mode), the number of BatchNorm
+        layers folded and the largest relative difference of the outputs.
+
+    Raises:
+        ValueError: The copy's outputs differ by more than ``rtol``.
+    """
+    from mmcv.cnn import fuse_conv_bn as mmcv_fuse_conv_bn
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    def norms(module: nn.Module) -> int:
+        return sum(isinstance(m, _BatchNorm) for m in module.modules())
+
+    def outputs(module: nn.Module) -> Tuple[Tensor, ...]:
+        if hasattr(module, 'extract_feat'):
+            module = DetectorNetwork(module, num_proposals)
+        with eval_no_grad(module):
+            return flatten_tensors(module(img))
+
+    fused = copy.deepcopy(model).eval()
+    mmcv_fuse_conv_bn(fused)
+    worst = 0.0
+    for before, after in zip(outputs(model), outputs(fused)):
+        scale = float(before.abs().max()) if before.numel() else 0.0
+        diff = float((before - after).abs().max()) if before.numel() else 0.0
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    if worst > rtol:
+        raise ValueError(
+            f'folding BatchNorm into the convolutions changes the outputs by up to {worst:.3g} '
+            f'of their magnitude (more than {rtol:g}): a BatchNorm follows another layer than the '
+            'convolution registered before it, so this model cannot be folded by mmcv\'s '
+            'fuse_conv_bn')
+    return fused, norms(model) - norms(fused), worst
 
 
 def synthetic_train_batch(model: nn.Module,

@@ -1,7 +1,10 @@
 import pytest
 import torch
-from ghostdet.analysis import (DetectorNetwork, build_detector, load_config, replace_backbone,
-                               synthetic_batch)
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ghostdet.analysis import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
+                               replace_backbone, synthetic_batch)
 from ghostdet.utils.config import resolve_config_path
 from ghostdet.models import GhostNet
 from tests.helpers import REPO
@@ -85,3 +88,57 @@ def test_detector_network_one_stage():
         outs = DetectorNetwork(model)(torch.rand(1, 3, 64, 64))
     assert len(outs) == 10  # 5 levels x (cls_score, bbox_pred), no RoI head
     assert outs[0].shape[1] == 9 * 80
+
+
+def randomize_batchnorm(model, seed=0):
+    """Statistics and affine parameters a trained model could have (fresh ones fold to a near
+    identity, which would hide a wrong fold)."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5, generator=gen)
+            m.running_var.uniform_(0.5, 2.0, generator=gen)
+            m.weight.data.uniform_(0.5, 1.5, generator=gen)
+            m.bias.data.uniform_(-0.2, 0.2, generator=gen)
+    return model
+
+
+@pytest.mark.parametrize('config', ['faster-rcnn_ghostnet-1.0x_ghost-fpn_1x_coco.py',
+                                    'retinanet_ghostnet-1.1x_fpn_1x_coco.py'])
+def test_fuse_conv_bn_folds_every_batchnorm_and_keeps_the_outputs(config):
+    model = randomize_batchnorm(build_detector(REPO / 'configs/ghostnet' / config))
+    norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
+    img = torch.rand(1, 3, 64, 96)
+    fused, folded, diff = fuse_conv_bn(model, img)
+    assert folded == norms > 50  # every Ghost module's and block's BatchNorm
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    assert sum(isinstance(m, _BatchNorm) for m in model.modules()) == norms  # a copy
+    assert 0 < diff < 1e-4
+    with torch.no_grad():
+        before = DetectorNetwork(model, 100)(img)
+        after = DetectorNetwork(fused, 100)(img)
+    assert len(before) == len(after) >= 10  # 5 levels x (scores, deltas) [+ RoI head]
+    for b, a in zip(before, after):
+        assert torch.allclose(b, a, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+
+
+class NormBeforeConv(nn.Module):
+    """Registered conv then norm, as mmcv's folding expects, but applied the other way round."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.conv(self.bn(x))
+
+
+def test_fuse_conv_bn_refuses_a_fold_that_changes_the_outputs():
+    model = randomize_batchnorm(NormBeforeConv()).eval()
+    with pytest.raises(ValueError, match='changes the outputs by up to .* of their magnitude'):
+        fuse_conv_bn(model, torch.rand(2, 4, 8, 8))
+    # registered and applied in the same order, the same layers fold
+    model.forward = lambda x: model.bn(model.conv(x))
+    fused, folded, diff = fuse_conv_bn(model, torch.rand(2, 4, 8, 8))
+    assert folded == 1 and diff < 1e-5

@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import pickle
+import re
 
 import pytest
 
@@ -51,13 +52,33 @@ def test_get_flops_retinanet_cfg_options_and_no_pad(capsys):
 
 @pytest.mark.parametrize('mode', ['tensor', 'predict', 'network'])
 def test_benchmark(mode, capsys):
-    result = _tool('benchmark').main([
+    results = _tool('benchmark').main([
         str(REPO / 'configs/mobilenetv3/retinanet_mobilenetv3-large_fpn_1x_coco.py'), '--shape',
         '64', '64', '--batch-size', '2', '--runs', '2', '--warmup', '1', '--threads', '1',
         '--mode', mode, '--proposals', '10'
     ])
-    assert result.runs == 2 and result.batch_size == 2 and result.threads == 1
-    assert f'mode={mode}' in capsys.readouterr().out
+    assert len(results) == 1
+    assert results[0].runs == 2 and results[0].batch_size == 2 and results[0].threads == 1
+    out = capsys.readouterr().out
+    assert f'mode={mode}' in out and 'ms/image median' in out
+
+
+@pytest.mark.parametrize('mode', ['predict', 'network'])
+def test_benchmark_fuse_conv_bn_times_both_in_one_run(mode, capsys):
+    results = _tool('benchmark').main([
+        str(REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'), '--shape', '64',
+        '64', '--runs', '2', '--warmup', '1', '--threads', '1', '--mode', mode,
+        '--proposals', '10', '--fuse-conv-bn'
+    ])
+    assert [r.name for r in results] == [f'FasterRCNN ({mode})',
+                                         f'FasterRCNN ({mode}), BatchNorm folded']
+    out = capsys.readouterr().out
+    folded = re.search(r'folded (\d+) BatchNorm layers .* at most (\S+) of their magnitude', out)
+    assert int(folded.group(1)) > 50 and float(folded.group(2)) < 1e-4
+    rows = [line for line in out.splitlines() if line.startswith('| FasterRCNN')]
+    assert len(rows) == 2 and rows[0].endswith('| 1.00x |')
+    ratio = results[1].ms_per_image / results[0].ms_per_image
+    assert rows[1].endswith(f'| {ratio:.2f}x |')
 
 
 def test_benchmark_amp_on_cpu_is_refused():

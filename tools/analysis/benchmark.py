@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
         [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
-        [--mode predict|tensor|network] [--proposals N]
+        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
@@ -11,6 +11,9 @@ post-processing cost depends on the weights, so give a CHECKPOINT for representa
 post-processing (for two-stage detectors that includes the RPN's proposals and the RoI head on
 them). ``--mode network`` times ``DetectorNetwork``: no decoding or NMS at all, a two-stage RoI
 head on ``--proposals`` fixed synthetic RoIs per image, so the work does not depend on weights.
+``--fuse-conv-bn`` also times a copy with each BatchNorm folded into the convolution before it,
+as deployment does, after checking that it computes the same outputs, and prints both rows and
+their ratio (measured in the same run).
 """
 import argparse
 from typing import List, Optional
@@ -19,7 +22,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_module, build_detector,
-                               num_threads, synthetic_batch)
+                               format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
 from ghostdet.utils.cli import input_errors
 
 
@@ -43,6 +46,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'network: no post-processing, fixed RoIs')
     parser.add_argument('--proposals', type=int, default=1000,
                         help='RoIs per image of --mode network (default 1000)')
+    parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='also time the model with each BatchNorm folded into the convolution before it '
+        '(checked to give the same outputs) and print the ratio')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
@@ -54,7 +61,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[List[str]] = None) -> LatencyResult:
+def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
+    """Returns the timings: the model as built, then (``--fuse-conv-bn``) its folded copy."""
     args = parse_args(argv)
     with num_threads(args.threads):
         with input_errors():  # a bad path or option: one line, exit 2
@@ -64,14 +72,27 @@ def main(argv: Optional[List[str]] = None) -> LatencyResult:
               f'{"checkpoint " + args.checkpoint if args.checkpoint else "random weights"}, '
               f'input {"x".join(str(s) for s in inputs.shape)} '
               f'(requested {args.shape[0]}x{args.shape[1]}), mode={args.mode}', flush=True)
-        timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp,
-                      name=f'{type(model).__name__} ({args.mode})')
-        if args.mode == 'network':
-            result = benchmark_module(DetectorNetwork(model, args.proposals), inputs, **timing)
-        else:
-            result = benchmark_module(model, (inputs, samples), mode=args.mode, **timing)
-    print(result.summary())
-    return result
+        models = [(f'{type(model).__name__} ({args.mode})', model)]
+        if args.fuse_conv_bn:
+            fused, folded, diff = fuse_conv_bn(model, inputs)
+            print(f'folded {folded} BatchNorm layers into the convolutions before them; the '
+                  f'outputs differ by at most {diff:.2g} of their magnitude', flush=True)
+            models.append((f'{models[0][0]}, BatchNorm folded', fused))
+        results = []
+        for name, net in models:
+            timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp,
+                          name=name)
+            if args.mode == 'network':
+                results.append(benchmark_module(DetectorNetwork(net, args.proposals), inputs,
+                                                **timing))
+            else:
+                results.append(benchmark_module(net, (inputs, samples), mode=args.mode,
+                                                **timing))
+    if len(results) == 1:
+        print(results[0].summary())
+    else:
+        print(format_latency_table(results, baseline=results[0].name))
+    return results
 
 
 if __name__ == '__main__':
