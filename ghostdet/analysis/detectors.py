@@ -252,9 +252,9 @@ def fuse_conv_bn(model: nn.Module,
     if worst > rtol:
         raise ValueError(
             f'folding BatchNorm into the convolutions changes the outputs by up to {worst:.3g} '
-            f'of their magnitude (more than {rtol:g}): a BatchNorm follows another layer than the '
-            'convolution registered before it, so this model cannot be folded by mmcv\'s '
-            'fuse_conv_bn')
+            f'of their magnitude (more than {rtol:g}): some BatchNorm is not applied to the '
+            'output of the convolution registered just before it, so mmcv\'s fuse_conv_bn '
+            'cannot fold this model')
     return fused, norms(model) - norms(fused), worst
 
 

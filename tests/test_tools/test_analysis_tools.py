@@ -81,6 +81,19 @@ def test_benchmark_fuse_conv_bn_times_both_in_one_run(mode, capsys):
     assert rows[1].endswith(f'| {ratio:.2f}x |')
 
 
+def test_benchmark_refused_fold_is_a_one_line_error(monkeypatch, capsys):
+    tool = _tool('benchmark')
+    fold = tool.fuse_conv_bn
+    monkeypatch.setattr(tool, 'fuse_conv_bn', lambda model, img: fold(model, img, rtol=0.0))
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'),
+                   '--shape', '64', '64', '--runs', '1', '--warmup', '0', '--fuse-conv-bn'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: folding BatchNorm into the convolutions changes the outputs')
+    assert err.endswith("so mmcv's fuse_conv_bn cannot fold this model") and '\n' not in err
+
+
 def test_benchmark_amp_on_cpu_is_refused():
     with pytest.raises(SystemExit):
         _tool('benchmark').parse_args(['cfg.py', '--amp'])
