@@ -12,8 +12,8 @@ from mmengine.config import Config
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         build_backbone, build_classifier)
 from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
-from .detectors import (DetectorNetwork, build_detector, load_config, replace_backbone,
-                        synthetic_batch)
+from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
+                        replace_backbone, synthetic_batch)
 from .latency import LatencyResult, benchmark_module
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
@@ -276,7 +276,8 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
                      device: str = 'cpu',
                      amp: bool = False,
                      threads: Optional[int] = None,
-                     progress: Progress = None) -> List[LatencyResult]:
+                     progress: Progress = None,
+                     fold_batchnorm: bool = False) -> List[LatencyResult]:
     """Latency of each whole ImageNet classifier (:func:`build_classifier`).
 
     Args:
@@ -289,14 +290,21 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         amp (bool): CUDA fp16 autocast. Defaults to False.
         threads (int, optional): Torch threads; None keeps the setting. Defaults to None.
         progress (Callable[[str], None], optional): Progress lines. Defaults to None.
+        fold_batchnorm (bool): Time each classifier with its BatchNorms folded into the
+            convolutions before them (:func:`ghostdet.analysis.fuse_conv_bn`, which checks the
+            outputs), as deployment runs it. Defaults to False.
 
     Returns:
-        list[LatencyResult]: One per name, named after it.
+        list[LatencyResult]: One per name, named after it (``'<name>, BatchNorm folded'``
+        with ``fold_batchnorm``).
     """
     results = []
     for name in names:
         model = build_classifier(name).to(device)
         x = torch.rand(batch_size, 3, *shape, device=device)
+        if fold_batchnorm:
+            model, _, _ = fuse_conv_bn(model, x)
+            name = f'{name}, BatchNorm folded'
         results.append(
             benchmark_module(model, x, runs=runs, warmup=warmup, device=device, amp=amp,
                              threads=threads, name=name, progress=progress))

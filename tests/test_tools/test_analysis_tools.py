@@ -118,6 +118,26 @@ def test_compare_backbones_small_run(tmp_path, capsys):
     assert chart.is_file() and chart.stat().st_size < 300_000
 
 
+def test_compare_backbones_fuse_conv_bn_adds_folded_classifier_rows(tmp_path):
+    results = _tool('compare_backbones').main([
+        '--out-dir', str(tmp_path), '--backbones', 'GhostNet 0.5x', 'MobileNetV3-Large',
+        '--det-backbones', '--no-det-macs', '--runs', '2', '--warmup', '0', '--threads', '1',
+        '--no-cuda', '--fuse-conv-bn'
+    ])
+    folded = results['cpu_backbones_folded']
+    assert [r.name for r in folded] == ['GhostNet 0.5x, BatchNorm folded',
+                                        'MobileNetV3-Large, BatchNorm folded']
+    text = results['markdown']
+    rows = [line for line in text.splitlines() if line.startswith(('| GhostNet 0.5x',
+                                                                   '| MobileNetV3-Large'))]
+    assert [r.split(' | ')[0] for r in rows[-4:]] == [
+        '| GhostNet 0.5x', '| MobileNetV3-Large', '| GhostNet 0.5x, BatchNorm folded',
+        '| MobileNetV3-Large, BatchNorm folded']
+    base = results['cpu_backbones'][1].ms_per_image  # the unfolded MobileNetV3-Large
+    assert rows[-1].endswith(f'| {folded[1].ms_per_image / base:.2f}x |')
+    assert '"BatchNorm folded": each BatchNorm folded' in text
+
+
 def test_compare_backbones_no_cpu_needs_cuda(monkeypatch):
     compare = _tool('compare_backbones')
     monkeypatch.setattr(compare.torch.cuda, 'is_available', lambda: False)

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import torch
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import BACKBONES, format_latency_table, num_threads
+from ghostdet.analysis import BACKBONES, LatencyResult, format_latency_table, num_threads
 from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
                                        backbone_rows, detector_latency, detector_rows,
                                        format_backbone_table, format_detector_latency_table,
@@ -62,6 +62,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cuda-det-shape', type=int, nargs=2, default=[800, 1344], metavar=('H', 'W'),
         help='detector latency input on CUDA (default 800 1344)')
+    parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='also time the classifiers with each BatchNorm folded into the convolution before '
+        'it, as deployment runs them (checked to give the same outputs)')
     parser.add_argument('--no-cuda', action='store_true', help='CPU rows only')
     parser.add_argument('--no-cpu', action='store_true',
                         help='CUDA rows only (needs a GPU); the chart then shows CUDA fp32')
@@ -84,6 +88,14 @@ _DETECTOR_LATENCY_NOTE = (
     'the (random) weights; box decoding and NMS are not timed. Backbone and neck are also timed '
     'alone; total is timed separately (not their sum). Ratios vs the MobileNetV3-Large FPN row '
     'of the same detector.')
+
+
+def _fold_note(folded: List[LatencyResult]) -> List[str]:
+    if not folded:
+        return []
+    return ['"BatchNorm folded": each BatchNorm folded into the convolution before it, as '
+            'deployment runs the network (outputs checked against the unfolded model\'s), '
+            'timed after all the unfolded rows. Ratios vs the unfolded MobileNetV3-Large.', '']
 
 
 def _per_algorithm_tables(results: List[DetectorLatency], algorithms: List[str]) -> List[str]:
@@ -143,9 +155,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
             cpu_bb = backbone_latency(args.backbones, runs=args.runs, warmup=args.warmup,
                                       progress=_log)
             results['cpu_backbones'] = cpu_bb
+            cpu_folded = backbone_latency(
+                args.backbones, runs=args.runs, warmup=args.warmup, progress=_log,
+                fold_batchnorm=True) if args.fuse_conv_bn else []
+            if cpu_folded:
+                results['cpu_backbones_folded'] = cpu_folded
             sections += [
                 '## (c) CPU latency, ImageNet classifiers at 224x224, batch 1', '',
-                format_latency_table(cpu_bb, baseline='MobileNetV3-Large'), ''
+                *_fold_note(cpu_folded),
+                format_latency_table(cpu_bb + cpu_folded, baseline='MobileNetV3-Large'), ''
             ]
             if args.det_backbones:
                 h, w = args.det_shape
@@ -167,9 +185,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
             cuda_bb = backbone_latency(args.backbones, runs=max(args.runs, 100), warmup=20,
                                        device='cuda', amp=amp, progress=_log)
             results[f'cuda_backbones_{tag}'] = cuda_bb
+            cuda_folded = backbone_latency(
+                args.backbones, runs=max(args.runs, 100), warmup=20, device='cuda', amp=amp,
+                progress=_log, fold_batchnorm=True) if args.fuse_conv_bn else []
+            if cuda_folded:
+                results[f'cuda_backbones_{tag}_folded'] = cuda_folded
             sections += [
                 f'## CUDA {tag}, ImageNet classifiers at 224x224, batch 1', '',
-                format_latency_table(cuda_bb, baseline='MobileNetV3-Large'), ''
+                *_fold_note(cuda_folded),
+                format_latency_table(cuda_bb + cuda_folded, baseline='MobileNetV3-Large'), ''
             ]
             if args.det_backbones:
                 h, w = args.cuda_det_shape
