@@ -9,7 +9,8 @@ from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_fl
 from .confusion import (confusion_matrix, format_confusion_table, match_image,
                         plot_confusion_matrix, save_confusion, test_set_confusion)
 from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
-                        replace_backbone, synthetic_batch, synthetic_train_batch)
+                        randomize_batchnorm, replace_backbone, synthetic_batch,
+                        synthetic_train_batch)
 from .latency import (LatencyResult, benchmark_module, benchmark_train_step,
                       format_latency_table, measure_latency, module_runner, num_threads)
 
@@ -20,7 +21,7 @@ __all__ = [
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
     'confusion_matrix', 'format_confusion_table', 'match_image', 'plot_confusion_matrix',
     'save_confusion', 'test_set_confusion', 'DetectorNetwork', 'build_detector', 'fuse_conv_bn',
-    'load_config', 'replace_backbone', 'synthetic_batch', 'synthetic_train_batch', 'LatencyResult',
-    'benchmark_module', 'benchmark_train_step', 'format_latency_table', 'measure_latency',
-    'module_runner', 'num_threads'
+    'load_config', 'randomize_batchnorm', 'replace_backbone', 'synthetic_batch',
+    'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_train_step',
+    'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
 ]

@@ -201,18 +201,41 @@ class DetectorNetwork(nn.Module):
         return outs
 
 
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Set every BatchNorm's running statistics and affine parameters of ``model`` (in place)
+    to seeded random values a trained model could have: mean in [-0.5, 0.5], variance in
+    [0.5, 2], weight in [0.5, 1.5], bias in [-0.2, 0.2]. Fresh statistics (mean 0, variance 1,
+    weight 1, bias 0) make a BatchNorm a near identity, which hides a wrong fold. Returns
+    ``model``."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                for tensor, (low, high) in ((m.running_mean, (-0.5, 0.5)),
+                                            (m.running_var, (0.5, 2.0)), (m.weight, (0.5, 1.5)),
+                                            (m.bias, (-0.2, 0.2))):
+                    if tensor is not None:
+                        values = torch.empty(tensor.shape).uniform_(low, high, generator=gen)
+                        tensor.copy_(values)
+    return model
+
+
 def fuse_conv_bn(model: nn.Module,
                  img: Tensor,
                  rtol: float = 1e-4,
                  num_proposals: int = 100) -> Tuple[nn.Module, int, float]:
     """A copy of ``model`` with each BatchNorm folded into the convolution before it, as
     deployment does (mmcv's ``fuse_conv_bn``: one convolution instead of a convolution and a
-    normalisation over its whole output), checked against the original.
+    normalisation over its whole output), checked to compute what the model computes.
 
     mmcv folds a BatchNorm into the ``Conv2d`` registered just before it in the same parent
     module, which assumes that the forward applies them in that order. The check catches a model
-    where it does not: the copy's outputs on ``img`` must equal the original's within ``rtol`` of
-    each output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
+    where it does not. It folds a second copy whose BatchNorms hold random statistics
+    (:func:`randomize_batchnorm`; the model's own may fold to a near identity, as fresh ones do)
+    and requires its outputs on ``img`` to equal the unfolded copy's within ``rtol`` of each
+    output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
     (backbone, neck and heads, a two-stage RoI head on ``num_proposals`` fixed RoIs), which do
     not depend on NMS picking the same boxes.
 
@@ -224,11 +247,11 @@ def fuse_conv_bn(model: nn.Module,
         num_proposals (int): RoIs per image for a two-stage check. Defaults to 100.
 
     Returns:
-        tuple[nn.Module, int, float]: The folded copy (in eval mode), the number of BatchNorm
-        layers folded and the largest relative difference of the outputs.
+        tuple[nn.Module, int, float]: The folded copy of ``model`` (in eval mode), the number
+        of BatchNorm layers folded and the largest relative difference of the check.
 
     Raises:
-        ValueError: The copy's outputs differ by more than ``rtol``.
+        ValueError: The check's outputs differ by more than ``rtol``.
     """
     from mmcv.cnn import fuse_conv_bn as mmcv_fuse_conv_bn
     from torch.nn.modules.batchnorm import _BatchNorm
@@ -242,19 +265,23 @@ def fuse_conv_bn(model: nn.Module,
         with eval_no_grad(module):
             return flatten_tensors(module(img))
 
-    fused = copy.deepcopy(model).eval()
-    mmcv_fuse_conv_bn(fused)
+    def fold(module: nn.Module) -> nn.Module:
+        return mmcv_fuse_conv_bn(copy.deepcopy(module).eval())
+
+    probe = randomize_batchnorm(copy.deepcopy(model))
     worst = 0.0
-    for before, after in zip(outputs(model), outputs(fused)):
+    for before, after in zip(outputs(probe), outputs(fold(probe))):
         scale = float(before.abs().max()) if before.numel() else 0.0
         diff = float((before - after).abs().max()) if before.numel() else 0.0
         worst = max(worst, diff / scale if scale > 0 else diff)
+    del probe
     if worst > rtol:
         raise ValueError(
             f'folding BatchNorm into the convolutions changes the outputs by up to {worst:.3g} '
             f'of their magnitude (more than {rtol:g}): some BatchNorm is not applied to the '
             'output of the convolution registered just before it, so mmcv\'s fuse_conv_bn '
             'cannot fold this model')
+    fused = fold(model)
     return fused, norms(model) - norms(fused), worst
 
 

@@ -4,7 +4,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostdet.analysis import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
-                               replace_backbone, synthetic_batch)
+                               randomize_batchnorm, replace_backbone, synthetic_batch)
 from ghostdet.utils.config import resolve_config_path
 from ghostdet.models import GhostNet
 from tests.helpers import REPO
@@ -90,19 +90,6 @@ def test_detector_network_one_stage():
     assert outs[0].shape[1] == 9 * 80
 
 
-def randomize_batchnorm(model, seed=0):
-    """Statistics and affine parameters a trained model could have (fresh ones fold to a near
-    identity, which would hide a wrong fold)."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.running_mean.uniform_(-0.5, 0.5, generator=gen)
-            m.running_var.uniform_(0.5, 2.0, generator=gen)
-            m.weight.data.uniform_(0.5, 1.5, generator=gen)
-            m.bias.data.uniform_(-0.2, 0.2, generator=gen)
-    return model
-
-
 @pytest.mark.parametrize('config', ['faster-rcnn_ghostnet-1.0x_ghost-fpn_1x_coco.py',
                                     'retinanet_ghostnet-1.1x_fpn_1x_coco.py'])
 def test_fuse_conv_bn_folds_every_batchnorm_and_keeps_the_outputs(config):
@@ -135,10 +122,23 @@ class NormBeforeConv(nn.Module):
 
 
 def test_fuse_conv_bn_refuses_a_fold_that_changes_the_outputs():
-    model = randomize_batchnorm(NormBeforeConv()).eval()
+    # fresh statistics, which fold to a near identity (a wrong fold changes the outputs by
+    # ~5e-6 of their magnitude): the check's own random statistics still catch it
+    model = NormBeforeConv().eval()
     with pytest.raises(ValueError, match='changes the outputs by up to .* of their magnitude'):
         fuse_conv_bn(model, torch.rand(2, 4, 8, 8))
+    assert model.bn.running_var.eq(1).all()  # the model itself is left as it was
     # registered and applied in the same order, the same layers fold
     model.forward = lambda x: model.bn(model.conv(x))
     fused, folded, diff = fuse_conv_bn(model, torch.rand(2, 4, 8, 8))
     assert folded == 1 and diff < 1e-5
+    assert isinstance(fused.bn, nn.Identity) and isinstance(model.bn, nn.BatchNorm2d)
+
+
+def test_randomize_batchnorm_is_seeded_and_in_range():
+    a, b = (randomize_batchnorm(nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8)), seed=3)
+            for _ in range(2))
+    assert torch.equal(a[1].running_var, b[1].running_var)
+    assert torch.equal(a[1].bias, b[1].bias)
+    assert a[1].running_var.min() >= 0.5 and a[1].running_var.max() <= 2.0
+    assert a[1].running_mean.abs().max() <= 0.5 and a[1].weight.min() >= 0.5

@@ -65,7 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--fuse-conv-bn', action='store_true',
         help='also time the classifiers with each BatchNorm folded into the convolution before '
-        'it, as deployment runs them (checked to give the same outputs)')
+        'it, as deployment runs them (the fold checked to keep the outputs)')
     parser.add_argument('--no-cuda', action='store_true', help='CPU rows only')
     parser.add_argument('--no-cpu', action='store_true',
                         help='CUDA rows only (needs a GPU); the chart then shows CUDA fp32')
@@ -94,7 +94,7 @@ def _fold_note(folded: List[LatencyResult]) -> List[str]:
     if not folded:
         return []
     return ['"BatchNorm folded": each BatchNorm folded into the convolution before it, as '
-            'deployment runs the network (outputs checked against the unfolded model\'s), '
+            'deployment runs the network (the fold checked to keep the outputs), '
             'timed after all the unfolded rows. Ratios vs the unfolded MobileNetV3-Large.', '']
 
 
