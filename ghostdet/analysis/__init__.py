@@ -11,8 +11,9 @@ from .confusion import (confusion_matrix, format_confusion_table, match_image,
 from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
                         randomize_batchnorm, replace_backbone, synthetic_batch,
                         synthetic_train_batch)
-from .latency import (LatencyResult, benchmark_module, benchmark_train_step,
-                      format_latency_table, measure_latency, module_runner, num_threads)
+from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
+                      format_latency_table, measure_interleaved, measure_latency, module_runner,
+                      num_threads)
 
 __all__ = [
     'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
@@ -22,6 +23,7 @@ __all__ = [
     'confusion_matrix', 'format_confusion_table', 'match_image', 'plot_confusion_matrix',
     'save_confusion', 'test_set_confusion', 'DetectorNetwork', 'build_detector', 'fuse_conv_bn',
     'load_config', 'randomize_batchnorm', 'replace_backbone', 'synthetic_batch',
-    'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_train_step',
-    'format_latency_table', 'measure_latency', 'module_runner', 'num_threads'
+    'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_modules',
+    'benchmark_train_step', 'format_latency_table', 'measure_interleaved', 'measure_latency',
+    'module_runner', 'num_threads'
 ]

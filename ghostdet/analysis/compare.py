@@ -14,7 +14,7 @@ from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
 from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
 from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
                         replace_backbone, synthetic_batch)
-from .latency import LatencyResult, benchmark_module
+from .latency import LatencyResult, benchmark_module, benchmark_modules
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
 NECKS = ('fpn', 'ghost-fpn')
@@ -32,6 +32,7 @@ CONFIG_SIBLINGS: Dict[str, str] = {
     'MobileNetV3-Small': 'MobileNetV3-Large',
 }
 NECK_TYPES = {'fpn': 'FPN', 'ghost-fpn': 'GhostFPN'}
+FOLDED = ', BatchNorm folded'  # the name suffix of a network timed with BatchNorm folded
 Progress = Optional[Callable[[str], None]]
 
 
@@ -290,25 +291,27 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         amp (bool): CUDA fp16 autocast. Defaults to False.
         threads (int, optional): Torch threads; None keeps the setting. Defaults to None.
         progress (Callable[[str], None], optional): Progress lines. Defaults to None.
-        fold_batchnorm (bool): Time each classifier with its BatchNorms folded into the
+        fold_batchnorm (bool): Also time each classifier with its BatchNorms folded into the
             convolutions before them (:func:`ghostdet.analysis.fuse_conv_bn`, which checks the
-            outputs), as deployment runs it. Defaults to False.
+            fold), as deployment runs it. Defaults to False.
 
     Returns:
-        list[LatencyResult]: One per name, named after it (``'<name>, BatchNorm folded'``
-        with ``fold_batchnorm``).
+        list[LatencyResult]: One per name, named after it; with ``fold_batchnorm``, then one
+        per name for the folded copy (named ``'<name>' + FOLDED``), each timed side by side
+        with its unfolded network, one run of each in turn.
     """
-    results = []
+    results, folded = [], []
     for name in names:
         model = build_classifier(name).to(device)
         x = torch.rand(batch_size, 3, *shape, device=device)
+        models = [(name, model)]
         if fold_batchnorm:
-            model, _, _ = fuse_conv_bn(model, x)
-            name = f'{name}, BatchNorm folded'
-        results.append(
-            benchmark_module(model, x, runs=runs, warmup=warmup, device=device, amp=amp,
-                             threads=threads, name=name, progress=progress))
-    return results
+            models.append((name + FOLDED, fuse_conv_bn(model, x)[0]))
+        timings = benchmark_modules(models, x, runs=runs, warmup=warmup, device=device,
+                                    amp=amp, threads=threads, progress=progress)
+        results.append(timings[0])
+        folded += timings[1:]
+    return results + folded
 
 
 @dataclass

@@ -7,9 +7,9 @@ clock starts and before it stops, so a run's time is its whole GPU work. Results
 import statistics
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -115,6 +115,72 @@ def _log_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def measure_interleaved(fns: Sequence[Tuple[str, Callable[[], Any]]],
+                        runs: int = 50,
+                        warmup: int = 10,
+                        device: str = 'cpu',
+                        batch_size: int = 1,
+                        amp: bool = False,
+                        progress: Optional[Callable[[str], None]] = _log_stderr,
+                        progress_every_s: float = 5.0) -> List[LatencyResult]:
+    """Time several functions side by side: in rounds, each function once per round
+    (``warmup`` untimed rounds, then ``runs`` timed ones), so that a drift of the machine during
+    the measurement (clock speed, other load) reaches them all alike and their ratios stay
+    fair. One function is :func:`measure_latency`.
+
+    Args:
+        fns (Sequence[tuple[str, Callable[[], Any]]]): ``(name, one run)`` pairs; each run (one
+            batch) should already be in the wanted no-grad/autocast state (see
+            :func:`module_runner`).
+        runs (int): Timed rounds. Defaults to 50.
+        warmup (int): Untimed rounds first (allocator, caches, cuDNN autotuning). Defaults to 10.
+        device (str): ``'cpu'`` or ``'cuda'`` (``'cuda:N'``); on CUDA each run is synchronised.
+            Defaults to ``'cpu'``.
+        batch_size (int): Images per run, for per-image numbers. Defaults to 1.
+        amp (bool): Recorded in the results only (``module_runner`` applies it). Defaults to
+            False.
+        progress (Callable[[str], None], optional): Receives a progress line at most every
+            ``progress_every_s`` seconds and each result's summary at the end; None for
+            silence. Defaults to printing to stderr.
+        progress_every_s (float): Defaults to 5.0.
+
+    Returns:
+        list[LatencyResult]: One per function, in order.
+    """
+    if not fns:
+        raise ValueError('nothing to time: fns is empty')
+    if runs < 1 or warmup < 0 or batch_size < 1:
+        raise ValueError(f'need runs >= 1, warmup >= 0 and batch_size >= 1, but got '
+                         f'runs={runs}, warmup={warmup}, batch_size={batch_size}')
+    is_cuda = str(device).startswith('cuda')
+    if is_cuda and not torch.cuda.is_available():
+        raise RuntimeError('device is CUDA but torch.cuda.is_available() is False')
+    sync = torch.cuda.synchronize if is_cuda else (lambda: None)
+    device_name = f'cuda ({torch.cuda.get_device_name()})' if is_cuda else 'cpu'
+    results = [LatencyResult(name, device_name, batch_size, torch.get_num_threads(), amp, warmup)
+               for name, _ in fns]
+    last_report = time.perf_counter()
+    for i in range(warmup + runs):
+        for (name, fn), result in zip(fns, results):
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            end = time.perf_counter()
+            if i >= warmup:
+                result.times_ms.append((end - start) * 1000)
+            if progress is not None and end - last_report >= progress_every_s:
+                last_report = end
+                done = (f'warm-up {i + 1}/{warmup}' if i < warmup else
+                        f'run {i + 1 - warmup}/{runs}')
+                median = f', median so far {result.median_ms:.1f} ms' if result.times_ms else ''
+                progress(f'  [{name}] {done}{median}')
+    if progress is not None:
+        for result in results:
+            progress(f'  {result.summary()}')
+    return results
+
+
 def measure_latency(fn: Callable[[], Any],
                     runs: int = 50,
                     warmup: int = 10,
@@ -144,32 +210,8 @@ def measure_latency(fn: Callable[[], Any],
     Returns:
         LatencyResult: The timings.
     """
-    if runs < 1 or warmup < 0 or batch_size < 1:
-        raise ValueError(f'need runs >= 1, warmup >= 0 and batch_size >= 1, but got '
-                         f'runs={runs}, warmup={warmup}, batch_size={batch_size}')
-    is_cuda = str(device).startswith('cuda')
-    if is_cuda and not torch.cuda.is_available():
-        raise RuntimeError('device is CUDA but torch.cuda.is_available() is False')
-    sync = torch.cuda.synchronize if is_cuda else (lambda: None)
-    device_name = f'cuda ({torch.cuda.get_device_name()})' if is_cuda else 'cpu'
-    result = LatencyResult(name, device_name, batch_size, torch.get_num_threads(), amp, warmup)
-    last_report = time.perf_counter()
-    for i in range(warmup + runs):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        end = time.perf_counter()
-        if i >= warmup:
-            result.times_ms.append((end - start) * 1000)
-        if progress is not None and end - last_report >= progress_every_s:
-            last_report = end
-            done = f'warm-up {i + 1}/{warmup}' if i < warmup else f'run {i + 1 - warmup}/{runs}'
-            median = f', median so far {result.median_ms:.1f} ms' if result.times_ms else ''
-            progress(f'  [{name}] {done}{median}')
-    if progress is not None:
-        progress(f'  {result.summary()}')
-    return result
+    return measure_interleaved([(name, fn)], runs, warmup, device, batch_size, amp, progress,
+                               progress_every_s)[0]
 
 
 def module_runner(model: nn.Module,
@@ -206,6 +248,40 @@ def module_runner(model: nn.Module,
     return run
 
 
+def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
+                      inputs: Inputs,
+                      runs: int = 50,
+                      warmup: int = 10,
+                      device: str = 'cpu',
+                      amp: bool = False,
+                      threads: Optional[int] = None,
+                      progress: Optional[Callable[[str], None]] = _log_stderr,
+                      batch_size: Optional[int] = None,
+                      **kwargs: Any) -> List[LatencyResult]:
+    """Latency of several models on the same inputs, timed side by side
+    (:func:`measure_interleaved`): ``model(*inputs, **kwargs)`` for each ``(name, model)``.
+    Arguments as :func:`benchmark_module`'s."""
+    args = as_args(inputs)
+    if batch_size is None:
+        first = args[0] if args else None
+        while isinstance(first, (tuple, list)) and first:
+            first = first[0]
+        batch_size = int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
+    with num_threads(threads), ExitStack() as stack:
+        runners = []
+        for name, model in models:
+            stack.enter_context(eval_no_grad(model))
+            runners.append((name, module_runner(model, args, amp=amp, device=device, **kwargs)))
+        return measure_interleaved(
+            runners,
+            runs=runs,
+            warmup=warmup,
+            device=device,
+            batch_size=batch_size,
+            amp=amp,
+            progress=progress)
+
+
 def benchmark_module(model: nn.Module,
                      inputs: Inputs,
                      runs: int = 50,
@@ -239,23 +315,8 @@ def benchmark_module(model: nn.Module,
     Returns:
         LatencyResult: The timings.
     """
-    args = as_args(inputs)
-    if batch_size is None:
-        first = args[0] if args else None
-        while isinstance(first, (tuple, list)) and first:
-            first = first[0]
-        batch_size = int(first.shape[0]) if isinstance(first, torch.Tensor) else 1
-    with num_threads(threads), eval_no_grad(model):
-        run = module_runner(model, args, amp=amp, device=device, **kwargs)
-        return measure_latency(
-            run,
-            runs=runs,
-            warmup=warmup,
-            device=device,
-            batch_size=batch_size,
-            amp=amp,
-            name=name,
-            progress=progress)
+    return benchmark_modules([(name, model)], inputs, runs, warmup, device, amp, threads,
+                             progress, batch_size, **kwargs)[0]
 
 
 def benchmark_train_step(model: nn.Module,

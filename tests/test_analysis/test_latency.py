@@ -2,8 +2,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.analysis import (LatencyResult, benchmark_module, format_latency_table,
-                               measure_latency, module_runner, num_threads)
+from ghostdet.analysis import (LatencyResult, benchmark_module, benchmark_modules,
+                               format_latency_table, measure_interleaved, measure_latency,
+                               module_runner, num_threads)
 
 
 def _result(times, batch_size=1, name='m'):
@@ -44,6 +45,28 @@ def test_measure_latency_silent_and_bad_arguments():
         measure_latency(lambda: None, runs=0, progress=None)
     with pytest.raises(ValueError):
         measure_latency(lambda: None, warmup=-1, progress=None)
+
+
+def test_measure_interleaved_alternates_run_by_run():
+    calls, lines = [], []
+    results = measure_interleaved([('a', lambda: calls.append('a')),
+                                   ('b', lambda: calls.append('b'))], runs=4, warmup=2,
+                                  progress=lines.append, progress_every_s=1e9)
+    assert calls == ['a', 'b'] * 6  # warm-up and timed rounds: one run of each in turn
+    assert [r.name for r in results] == ['a', 'b'] and [r.runs for r in results] == [4, 4]
+    assert [line.split(':')[0].strip() for line in lines] == ['a', 'b']  # the summaries
+    with pytest.raises(ValueError, match='nothing to time'):
+        measure_interleaved([], progress=None)
+
+
+def test_benchmark_modules_times_each_model_and_restores_modes():
+    slow, fast = nn.Sequential(*[nn.Linear(64, 64) for _ in range(20)]), nn.Linear(64, 64)
+    slow.train()
+    results = benchmark_modules([('slow', slow), ('fast', fast)], torch.rand(8, 64), runs=5,
+                                warmup=1, threads=1, progress=None)
+    assert [r.name for r in results] == ['slow', 'fast'] and results[0].batch_size == 8
+    assert results[0].median_ms > results[1].median_ms
+    assert slow.training and fast.training  # as they were (nn.Linear starts in train mode)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the error without CUDA')

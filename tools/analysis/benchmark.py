@@ -13,8 +13,8 @@ them). ``--mode network`` times ``DetectorNetwork``: no decoding or NMS at all, 
 head on ``--proposals`` fixed synthetic RoIs per image, so the work does not depend on weights.
 ``--fuse-conv-bn`` also times a copy with each BatchNorm folded into the convolution before it,
 as deployment does, after checking the fold (on a copy with random BatchNorm statistics, whose
-folded outputs must equal its unfolded ones), and prints both rows and their ratio (measured in
-the same run).
+folded outputs must equal its unfolded ones), and prints both rows and their ratio. The two are
+timed side by side, one run of each in turn, so a drift of the machine reaches both alike.
 """
 import argparse
 from typing import List, Optional
@@ -22,7 +22,7 @@ from typing import List, Optional
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_module, build_detector,
+from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
                                format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
 from ghostdet.utils.cli import input_errors
 
@@ -81,16 +81,13 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
                   f'random BatchNorm statistics the folded outputs differ by at most '
                   f'{diff:.2g} of their magnitude', flush=True)
             models.append((f'{models[0][0]}, BatchNorm folded', fused))
-        results = []
-        for name, net in models:
-            timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp,
-                          name=name)
-            if args.mode == 'network':
-                results.append(benchmark_module(DetectorNetwork(net, args.proposals), inputs,
-                                                **timing))
-            else:
-                results.append(benchmark_module(net, (inputs, samples), mode=args.mode,
-                                                **timing))
+        timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp)
+        if args.mode == 'network':  # side by side, run by run (one model: just timed)
+            results = benchmark_modules(
+                [(name, DetectorNetwork(net, args.proposals)) for name, net in models], inputs,
+                **timing)
+        else:
+            results = benchmark_modules(models, (inputs, samples), mode=args.mode, **timing)
     if len(results) == 1:
         print(results[0].summary())
     else:
