@@ -1,6 +1,9 @@
 """Evaluate a checkpoint: COCO bbox metrics, raw results, pictures with boxes.
 
-    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir vis/]
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir vis/] [--fuse-conv-bn]
+
+``--fuse-conv-bn`` evaluates the model with each BatchNorm folded into the convolution before
+it, as deployment runs it (the fold is checked first).
 """
 import argparse
 
@@ -19,6 +22,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show-dir', help='save pictures with the predicted boxes here')
     parser.add_argument(
+        '--fuse-conv-bn', action='store_true',
+        help='fold each BatchNorm into the convolution before it, as deployment does')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. test_evaluator.classwise=True')
     parser.add_argument(
@@ -31,7 +37,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     with input_errors():  # a bad path or option: one line, exit 2; testing keeps tracebacks
         cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
-                                args.show_dir, args.cfg_options, args.launcher)
+                                args.show_dir, args.cfg_options, args.launcher,
+                                args.fuse_conv_bn)
     return test(cfg)
 
 

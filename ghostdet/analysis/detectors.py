@@ -225,7 +225,8 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
 def fuse_conv_bn(model: nn.Module,
                  img: Tensor,
                  rtol: float = 1e-4,
-                 num_proposals: int = 100) -> Tuple[nn.Module, int, float]:
+                 num_proposals: int = 100,
+                 inplace: bool = False) -> Tuple[nn.Module, int, float]:
     """A copy of ``model`` with each BatchNorm folded into the convolution before it, as
     deployment does (mmcv's ``fuse_conv_bn``: one convolution instead of a convolution and a
     normalisation over its whole output), checked to compute what the model computes.
@@ -245,10 +246,13 @@ def fuse_conv_bn(model: nn.Module,
         rtol (float): Largest accepted difference, relative to each output's largest
             magnitude. Defaults to 1e-4 (float32 folding differs by about 1e-6).
         num_proposals (int): RoIs per image for a two-stage check. Defaults to 100.
+        inplace (bool): Fold ``model`` itself (once the check has passed) instead of a copy.
+            Defaults to False.
 
     Returns:
-        tuple[nn.Module, int, float]: The folded copy of ``model`` (in eval mode), the number
-        of BatchNorm layers folded and the largest relative difference of the check.
+        tuple[nn.Module, int, float]: The folded model (a copy unless ``inplace``; in eval
+        mode), the number of BatchNorm layers folded and the largest relative difference of
+        the check.
 
     Raises:
         ValueError: The check's outputs differ by more than ``rtol``.
@@ -281,8 +285,9 @@ def fuse_conv_bn(model: nn.Module,
             f'of their magnitude (more than {rtol:g}): some BatchNorm is not applied to the '
             'output of the convolution registered just before it, so mmcv\'s fuse_conv_bn '
             'cannot fold this model')
-    fused = fold(model)
-    return fused, norms(model) - norms(fused), worst
+    before = norms(model)
+    fused = mmcv_fuse_conv_bn(model.eval()) if inplace else fold(model)
+    return fused, before - norms(fused), worst
 
 
 def synthetic_train_batch(model: nn.Module,

@@ -132,10 +132,12 @@ def build_test_config(config: str,
                       out: Optional[str] = None,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[dict] = None,
-                      launcher: str = 'none') -> Config:
+                      launcher: str = 'none',
+                      fuse_conv_bn: bool = False) -> Config:
     """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
     ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
-    ``show_dir``, and a progress bar."""
+    ``show_dir``, a progress bar and, with ``fuse_conv_bn``, the model's BatchNorms folded
+    into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     cfg = load_config(config, work_dir, cfg_options, launcher)
@@ -156,6 +158,8 @@ def build_test_config(config: str,
     hooks = list(cfg.get('custom_hooks', []))
     if not any(h.get('type') == PROGRESS_HOOK['type'] for h in hooks):
         hooks.append(dict(PROGRESS_HOOK))
+    if fuse_conv_bn and not any(h.get('type') == 'FuseConvBNHook' for h in hooks):
+        hooks.append(dict(type='FuseConvBNHook'))
     cfg.custom_hooks = hooks
     return cfg
 

@@ -1,6 +1,7 @@
-from .hooks import CheckpointKeysHook, FiniteLossHook, ProgressBarHook
+from .hooks import CheckpointKeysHook, FiniteLossHook, FuseConvBNHook, ProgressBarHook
 from .loops import ResumableEpochBasedTrainLoop
 
 __all__ = [
-    'CheckpointKeysHook', 'FiniteLossHook', 'ProgressBarHook', 'ResumableEpochBasedTrainLoop'
+    'CheckpointKeysHook', 'FiniteLossHook', 'FuseConvBNHook', 'ProgressBarHook',
+    'ResumableEpochBasedTrainLoop'
 ]

@@ -1,6 +1,6 @@
 """Hooks that stop bad runs early with a message that says what went wrong and where."""
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -121,3 +121,31 @@ class ProgressBarHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._finish()
+
+
+@HOOKS.register_module()
+class FuseConvBNHook(Hook):
+    """Before testing, fold each BatchNorm of the loaded model into the convolution before it,
+    as deployment does (``tools/test.py --fuse-conv-bn``), so that the metrics are the folded
+    model's. The fold is checked first (:func:`ghostdet.analysis.fuse_conv_bn`, on a synthetic
+    batch of ``shape``); a model whose fold would change its outputs is refused.
+
+    Args:
+        shape (tuple[int, int]): ``(H, W)`` of the check's synthetic batch. Defaults to
+            (256, 256).
+    """
+
+    priority = 'VERY_HIGH'  # before any other hook sees the test model
+
+    def __init__(self, shape: Tuple[int, int] = (256, 256)) -> None:
+        self.shape = tuple(shape)
+
+    def before_test(self, runner) -> None:
+        from ..analysis import fuse_conv_bn, synthetic_batch
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        img, _ = synthetic_batch(model, self.shape)
+        _, folded, diff = fuse_conv_bn(model, img, inplace=True)
+        runner.logger.info(
+            f'folded {folded} BatchNorm layers into the convolutions before them (the check, '
+            f'with random BatchNorm statistics, differs by at most {diff:.2g} of the outputs\' '
+            'magnitude)')

@@ -63,6 +63,9 @@ def test_test_config_out_show_dir_and_progress(tmp_path):
     assert cfg.default_hooks.visualization.draw is True
     assert cfg.default_hooks.visualization.test_out_dir == str(tmp_path / 'vis')
     assert dict(type='ProgressBarHook') in cfg.custom_hooks
+    assert dict(type='FuseConvBNHook') not in cfg.custom_hooks
+    folded = build_test_config(CONFIG, str(ckpt), fuse_conv_bn=True)
+    assert [h['type'] for h in folded.custom_hooks].count('FuseConvBNHook') == 1
     with pytest.raises(ValueError, match='.pkl'):
         build_test_config(CONFIG, str(ckpt), out=str(tmp_path / 'r.json'))
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.engine import CheckpointKeysHook, FiniteLossHook
+from ghostdet.engine import CheckpointKeysHook, FiniteLossHook, FuseConvBNHook
 from ghostdet.models.utils import CheckpointMismatchError
 
 
@@ -65,3 +65,25 @@ def test_checkpoint_keys_hook_names_what_auto_resume_loaded(tmp_path):
     runner = fake_runner(tmp_path, resume=True, model=Net(width=8))
     with pytest.raises(CheckpointMismatchError, match='iter_2.pth'):
         CheckpointKeysHook().after_load_checkpoint(runner, Net(width=4).state_dict())
+
+
+def test_fuse_conv_bn_hook_folds_the_test_model_in_place_and_logs_it():
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from ghostdet.analysis import DetectorNetwork, build_detector, randomize_batchnorm
+    from tests.helpers import REPO
+    model = randomize_batchnorm(build_detector(
+        REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'))
+    img = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before = DetectorNetwork(model)(img)
+    lines = []
+    runner = SimpleNamespace(model=model, logger=SimpleNamespace(info=lines.append))
+    FuseConvBNHook(shape=(64, 64)).before_test(runner)
+    assert runner.model is model  # folded in place: the test loop runs this very model
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    with torch.no_grad():
+        after = DetectorNetwork(model)(img)
+    for b, a in zip(before, after):
+        assert torch.allclose(b, a, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
+    assert lines and lines[0].startswith('folded 80 BatchNorm layers')

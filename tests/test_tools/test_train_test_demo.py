@@ -180,6 +180,30 @@ def test_test_tool_prints_coco_metrics_and_writes_results_and_pictures(tested):
     assert len(list(show_dir.rglob('*.jpg'))) == 4
 
 
+def test_test_tool_fuse_conv_bn_tests_the_folded_model(data_root, trained, tested, tmp_path):
+    """The wiring: the hook folds the loaded model before the test loop and the run completes
+    with predictions for every image. Whether a fold keeps the outputs is tested on a model
+    with random BatchNorm statistics (tests/test_engine/test_hooks.py): this 8-iteration
+    model's scores all sit near the focal-loss prior, so they cannot show it."""
+    out = tmp_path / 'folded.pkl'
+    result = run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir',
+                       tmp_path / 'w', '--out', out, '--fuse-conv-bn']
+                      + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
+    log = result.stdout + result.stderr
+    assert 'folded 80 BatchNorm layers into the convolutions' in log
+    assert log.index('folded 80 BatchNorm') < log.index('bbox_mAP_copypaste')
+    with open(tested[1], 'rb') as f:
+        unfolded = {r['img_id']: r for r in pickle.load(f)}
+    with open(out, 'rb') as f:
+        folded = {r['img_id']: r for r in pickle.load(f)}
+    assert sorted(folded) == sorted(unfolded) and len(folded) == 4
+    for img_id, prediction in folded.items():
+        scores = prediction['pred_instances']['scores'].sort(descending=True).values[:20]
+        expected = unfolded[img_id]['pred_instances']['scores'].sort(descending=True).values[:20]
+        assert len(scores) == len(expected) == 20
+        assert torch.allclose(scores, expected, atol=1e-4)
+
+
 def test_confusion_matrix_of_the_test_tools_predictions(data_root, tested, tmp_path):
     _, out, _ = tested
     result = run_tool(['tools/analysis/confusion_matrix.py', CONFIG, out, '--out-dir', tmp_path,
