@@ -1,4 +1,5 @@
-"""Hooks that stop bad runs early with a message that says what went wrong and where."""
+"""Hooks: stop bad runs early with a message that says what went wrong and where, show test
+progress, and test a model with its BatchNorms folded as deployment runs it."""
 import math
 from typing import Optional, Sequence, Tuple
 
