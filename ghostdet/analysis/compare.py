@@ -32,7 +32,6 @@ CONFIG_SIBLINGS: Dict[str, str] = {
     'MobileNetV3-Small': 'MobileNetV3-Large',
 }
 NECK_TYPES = {'fpn': 'FPN', 'ghost-fpn': 'GhostFPN'}
-FOLDED = ', BatchNorm folded'  # the name suffix of a network timed with BatchNorm folded
 Progress = Optional[Callable[[str], None]]
 
 
@@ -297,8 +296,8 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
 
     Returns:
         list[LatencyResult]: One per name, named after it; with ``fold_batchnorm``, then one
-        per name for the folded copy (named ``'<name>' + FOLDED``), each timed side by side
-        with its unfolded network, one run of each in turn.
+        per name for the folded copy (``'<name>, BatchNorm folded'``), each timed side by
+        side with its unfolded network, one run of each in turn.
     """
     results, folded = [], []
     for name in names:
@@ -306,7 +305,7 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         x = torch.rand(batch_size, 3, *shape, device=device)
         models = [(name, model)]
         if fold_batchnorm:
-            models.append((name + FOLDED, fuse_conv_bn(model, x)[0]))
+            models.append((f'{name}, BatchNorm folded', fuse_conv_bn(model, x)[0]))
         timings = benchmark_modules(models, x, runs=runs, warmup=warmup, device=device,
                                     amp=amp, threads=threads, progress=progress)
         results.append(timings[0])

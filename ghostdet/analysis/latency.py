@@ -181,37 +181,11 @@ def measure_interleaved(fns: Sequence[Tuple[str, Callable[[], Any]]],
     return results
 
 
-def measure_latency(fn: Callable[[], Any],
-                    runs: int = 50,
-                    warmup: int = 10,
-                    device: str = 'cpu',
-                    batch_size: int = 1,
-                    amp: bool = False,
-                    name: str = 'model',
-                    progress: Optional[Callable[[str], None]] = _log_stderr,
-                    progress_every_s: float = 5.0) -> LatencyResult:
-    """Time ``fn()``: ``warmup`` untimed calls, then ``runs`` timed ones.
-
-    Args:
-        fn (Callable[[], Any]): One run (one batch). It should already be in the wanted
-            no-grad/autocast state (see :func:`module_runner`).
-        runs (int): Timed runs. Defaults to 50.
-        warmup (int): Untimed runs first (allocator, caches, cuDNN autotuning). Defaults to 10.
-        device (str): ``'cpu'`` or ``'cuda'`` (``'cuda:N'``); on CUDA each run is synchronised.
-            Defaults to ``'cpu'``.
-        batch_size (int): Images per run, for per-image numbers. Defaults to 1.
-        amp (bool): Recorded in the result only (``module_runner`` applies it). Defaults to False.
-        name (str): Label of the result. Defaults to ``'model'``.
-        progress (Callable[[str], None], optional): Receives a progress line at most every
-            ``progress_every_s`` seconds and a summary at the end; None for silence. Defaults to
-            printing to stderr.
-        progress_every_s (float): Defaults to 5.0.
-
-    Returns:
-        LatencyResult: The timings.
-    """
-    return measure_interleaved([(name, fn)], runs, warmup, device, batch_size, amp, progress,
-                               progress_every_s)[0]
+def measure_latency(fn: Callable[[], Any], name: str = 'model', **kwargs: Any) -> LatencyResult:
+    """Time ``fn()`` (one run, one batch): ``warmup`` untimed calls, then ``runs`` timed ones.
+    :func:`measure_interleaved` of one function; ``kwargs`` are its ``runs``, ``warmup``,
+    ``device``, ``batch_size``, ``amp``, ``progress`` and ``progress_every_s``."""
+    return measure_interleaved([(name, fn)], **kwargs)[0]
 
 
 def module_runner(model: nn.Module,
@@ -258,9 +232,29 @@ def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
                       progress: Optional[Callable[[str], None]] = _log_stderr,
                       batch_size: Optional[int] = None,
                       **kwargs: Any) -> List[LatencyResult]:
-    """Latency of several models on the same inputs, timed side by side
-    (:func:`measure_interleaved`): ``model(*inputs, **kwargs)`` for each ``(name, model)``.
-    Arguments as :func:`benchmark_module`'s."""
+    """Latency of ``model(*inputs, **kwargs)`` for each ``(name, model)``, on the same inputs,
+    timed side by side (:func:`module_runner` + :func:`measure_interleaved`).
+
+    Args:
+        models (Sequence[tuple[str, nn.Module]]): ``(name, model)`` pairs, each model already
+            on ``device``.
+        inputs (Tensor or Sequence): Input tensor or positional arguments; the batch size is
+            the first dimension of the first tensor (of the first argument, nested or not).
+        runs (int): Timed runs. Defaults to 50.
+        warmup (int): Untimed runs. Defaults to 10.
+        device (str): Defaults to ``'cpu'``.
+        amp (bool): CUDA fp16 autocast. Defaults to False.
+        threads (int, optional): ``torch.set_num_threads`` during the runs; None keeps the
+            current setting. Defaults to None.
+        progress (Callable[[str], None], optional): See :func:`measure_interleaved`.
+        batch_size (int, optional): Images per call, for models that take a list of
+            ``(C, H, W)`` images (torchvision detectors); None reads it from the inputs as
+            above. Defaults to None.
+        **kwargs: Keyword arguments of the call.
+
+    Returns:
+        list[LatencyResult]: One per model, in order.
+    """
     args = as_args(inputs)
     if batch_size is None:
         first = args[0] if args else None
@@ -282,41 +276,11 @@ def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
             progress=progress)
 
 
-def benchmark_module(model: nn.Module,
-                     inputs: Inputs,
-                     runs: int = 50,
-                     warmup: int = 10,
-                     device: str = 'cpu',
-                     amp: bool = False,
-                     threads: Optional[int] = None,
-                     name: str = 'model',
-                     progress: Optional[Callable[[str], None]] = _log_stderr,
-                     batch_size: Optional[int] = None,
+def benchmark_module(model: nn.Module, inputs: Inputs, name: str = 'model',
                      **kwargs: Any) -> LatencyResult:
-    """Latency of ``model(*inputs, **kwargs)``: :func:`module_runner` + :func:`measure_latency`.
-
-    Args:
-        model (nn.Module): The model, already on ``device``.
-        inputs (Tensor or Sequence): Input tensor or positional arguments; the batch size is
-            the first dimension of the first tensor (of the first argument, nested or not).
-        runs (int): Timed runs. Defaults to 50.
-        warmup (int): Untimed runs. Defaults to 10.
-        device (str): Defaults to ``'cpu'``.
-        amp (bool): CUDA fp16 autocast. Defaults to False.
-        threads (int, optional): ``torch.set_num_threads`` during the runs; None keeps the
-            current setting. Defaults to None.
-        name (str): Label. Defaults to ``'model'``.
-        progress (Callable[[str], None], optional): See :func:`measure_latency`.
-        batch_size (int, optional): Images per call, for models that take a list of
-            ``(C, H, W)`` images (torchvision detectors); None reads it from the inputs as
-            above. Defaults to None.
-        **kwargs: Keyword arguments of the call.
-
-    Returns:
-        LatencyResult: The timings.
-    """
-    return benchmark_modules([(name, model)], inputs, runs, warmup, device, amp, threads,
-                             progress, batch_size, **kwargs)[0]
+    """Latency of ``model(*inputs)``: :func:`benchmark_modules` of one model; ``kwargs`` are
+    its timing options and the call's keyword arguments."""
+    return benchmark_modules([(name, model)], inputs, **kwargs)[0]
 
 
 def benchmark_train_step(model: nn.Module,

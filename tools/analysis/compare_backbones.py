@@ -13,17 +13,17 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import BACKBONES, LatencyResult, format_latency_table, num_threads
-from ghostdet.analysis.compare import (ALGORITHMS, FOLDED, NECKS, DetectorLatency,
-                                       backbone_latency, backbone_rows, detector_latency,
-                                       detector_rows, format_backbone_table,
-                                       format_detector_latency_table, format_detector_table,
-                                       machine_description, plot_comparison)
+from ghostdet.analysis import BACKBONES, format_latency_table, num_threads
+from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
+                                       backbone_rows, detector_latency, detector_rows,
+                                       format_backbone_table, format_detector_latency_table,
+                                       format_detector_table, machine_description,
+                                       plot_comparison)
 from ghostdet.analysis.study import cuda_description
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,13 +90,7 @@ _DETECTOR_LATENCY_NOTE = (
     'of the same detector.')
 
 
-def _split_folded(
-        results: List[LatencyResult]) -> Tuple[List[LatencyResult], List[LatencyResult]]:
-    return ([r for r in results if not r.name.endswith(FOLDED)],
-            [r for r in results if r.name.endswith(FOLDED)])
-
-
-def _fold_note(folded: List[LatencyResult]) -> List[str]:
+def _fold_note(folded: bool) -> List[str]:
     if not folded:
         return []
     return ['"BatchNorm folded": each BatchNorm folded into the convolution before it, as '
@@ -159,16 +153,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
         cpu_det: list = []
         if not args.no_cpu:
             _log(f'(c) CPU latency of the classifiers at 224x224, {args.threads} thread(s)')
-            cpu_bb, cpu_folded = _split_folded(backbone_latency(
-                args.backbones, runs=args.runs, warmup=args.warmup, progress=_log,
-                fold_batchnorm=args.fuse_conv_bn))
-            results['cpu_backbones'] = cpu_bb
-            if cpu_folded:
-                results['cpu_backbones_folded'] = cpu_folded
+            cpu_bb = backbone_latency(args.backbones, runs=args.runs, warmup=args.warmup,
+                                      progress=_log, fold_batchnorm=args.fuse_conv_bn)
+            results['cpu_backbones'] = cpu_bb  # the chart keeps the unfolded rows (by name)
             sections += [
                 '## (c) CPU latency, ImageNet classifiers at 224x224, batch 1', '',
-                *_fold_note(cpu_folded),
-                format_latency_table(cpu_bb + cpu_folded, baseline='MobileNetV3-Large'), ''
+                *_fold_note(args.fuse_conv_bn),
+                format_latency_table(cpu_bb, baseline='MobileNetV3-Large'), ''
             ]
             if args.det_backbones:
                 h, w = args.det_shape
@@ -187,16 +178,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
         for amp in (False, True):
             tag = 'AMP fp16' if amp else 'fp32'
             _log(f'CUDA {tag}: classifiers')
-            cuda_bb, cuda_folded = _split_folded(backbone_latency(
-                args.backbones, runs=max(args.runs, 100), warmup=20, device='cuda', amp=amp,
-                progress=_log, fold_batchnorm=args.fuse_conv_bn))
+            cuda_bb = backbone_latency(args.backbones, runs=max(args.runs, 100), warmup=20,
+                                       device='cuda', amp=amp, progress=_log,
+                                       fold_batchnorm=args.fuse_conv_bn)
             results[f'cuda_backbones_{tag}'] = cuda_bb
-            if cuda_folded:
-                results[f'cuda_backbones_{tag}_folded'] = cuda_folded
             sections += [
                 f'## CUDA {tag}, ImageNet classifiers at 224x224, batch 1', '',
-                *_fold_note(cuda_folded),
-                format_latency_table(cuda_bb + cuda_folded, baseline='MobileNetV3-Large'), ''
+                *_fold_note(args.fuse_conv_bn),
+                format_latency_table(cuda_bb, baseline='MobileNetV3-Large'), ''
             ]
             if args.det_backbones:
                 h, w = args.cuda_det_shape
