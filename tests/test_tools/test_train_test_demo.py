@@ -1,7 +1,7 @@
-"""tools/train.py, test.py, demo.py and dist_train.sh on a tiny synthetic dataset, run as a
-user runs them (subprocesses), including the reliability cases: a run killed with SIGKILL
-resumes without losing or adding iterations, a NaN loss stops with the iteration named, and a
-checkpoint of another architecture is refused with its keys listed."""
+"""tools/train.py, test.py, demo.py, dist_train.sh and dist_test.sh on a tiny synthetic
+dataset, run as a user runs them (subprocesses), including the reliability cases: a run killed
+with SIGKILL resumes without losing or adding iterations, a NaN loss stops with the iteration
+named, and a checkpoint of another architecture is refused with its keys listed."""
 import json
 import os
 import pickle
@@ -202,6 +202,37 @@ def test_test_tool_fuse_conv_bn_tests_the_folded_model(data_root, trained, teste
         expected = unfolded[img_id]['pred_instances']['scores'].sort(descending=True).values[:20]
         assert len(scores) == len(expected) == 20
         assert torch.allclose(scores, expected, atol=1e-4)
+
+
+def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trained, tested,
+                                                                 tmp_path):
+    """``tools/dist_test.sh`` over 2 processes, with the BatchNorms folded inside the DDP
+    wrapper, on 3 images: the sampler pads rank 1 with a repeat of image 0, and the gathered
+    results must drop it and keep the dataset's order, equal to the one-process run's."""
+    out = tmp_path / 'dist.pkl'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT='29733')
+    result = subprocess.run(
+        ['bash', 'tools/dist_test.sh', CONFIG, str(trained / 'iter_8.pth'), '2', '--work-dir',
+         str(tmp_path / 'w'), '--out', str(out), '--fuse-conv-bn']
+        + options(data_root, **{'model.test_cfg.score_thr': 0.0,
+                                'test_dataloader.dataset.indices': 3}),
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
+    assert 'folded 80 BatchNorm layers into the convolutions' in log
+    assert 'bbox_mAP_copypaste' in log
+    with open(tested[1], 'rb') as f:
+        one_process = pickle.load(f)[:3]
+    with open(out, 'rb') as f:
+        two_processes = pickle.load(f)
+    assert [r['img_id'] for r in two_processes] == [r['img_id'] for r in one_process]
+    for dist_result, expected in zip(two_processes, one_process):
+        scores = dist_result['pred_instances']['scores'].sort(descending=True).values[:20]
+        reference = expected['pred_instances']['scores'].sort(descending=True).values[:20]
+        assert len(scores) == len(reference) == 20
+        assert torch.allclose(scores, reference, atol=1e-4)
 
 
 def test_confusion_matrix_of_the_test_tools_predictions(data_root, tested, tmp_path):
