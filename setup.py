@@ -33,5 +33,8 @@ setup(
     python_requires='>=3.8',
     packages=find_packages(include=['ghostdet', 'ghostdet.*']),
     install_requires=read_requirements(HERE / 'requirements.txt'),
-    extras_require={'tests': read_requirements(HERE / 'requirements' / 'tests.txt')},
+    extras_require={
+        'tests': read_requirements(HERE / 'requirements' / 'tests.txt'),
+        'deploy': read_requirements(HERE / 'requirements' / 'deploy.txt'),
+    },
 )

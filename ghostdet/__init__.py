@@ -15,5 +15,6 @@ register_atomic_local_backend()
 from . import models  # noqa: E402,F401  (registers into mmdet's MODELS)
 from . import datasets  # noqa: E402,F401  (registers checked transform, dataset, hook)
 from . import engine  # noqa: E402,F401  (registers hooks and loops)
+from . import deployment  # noqa: E402,F401  (registers the onnxruntime detector)
 
 __all__ = ['__version__']

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the environment ghostdet runs in: a virtualenv at $GHOSTDET_VENV (default .venv)
 # holding torch 2.13.0 (CPU), mmengine 0.10.7, mmcv 2.1.0 built with its ops, mmdet 3.3.0,
-# pycocotools and ghostdet itself (editable).
+# pycocotools, onnx + onnxruntime (requirements/deploy.txt) and ghostdet itself (editable).
 #
 #   tools/install_env.sh                         # what `make env` runs
 #   GHOSTDET_SKIP_TORCH=1 tools/install_env.sh   # keep the torch your python already has (e.g. CUDA)
@@ -62,8 +62,9 @@ for name in ('torchvision', 'timm', 'mmpretrain'):
 EOF
 pip+=(-c "$constraints")
 
-say "mmengine 0.10.7 and the pure-python requirements"
-run_pip -q mmengine==0.10.7 pycocotools numpy opencv-python matplotlib -r requirements/tests.txt
+say "mmengine 0.10.7, the pure-python requirements, onnx and onnxruntime"
+run_pip -q mmengine==0.10.7 pycocotools numpy opencv-python matplotlib -r requirements/tests.txt \
+  -r requirements/deploy.txt
 
 if "$py" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then
   say "mmcv 2.1.0 with ops already installed"

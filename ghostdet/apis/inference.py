@@ -1,11 +1,14 @@
 """Library side of ``tools/demo.py``: detect objects in images, draw them, write JSON."""
+import copy
 import glob
 import json
 import os.path as osp
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
 import mmcv
+from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 from ..utils.config import config_file
@@ -47,6 +50,30 @@ def check_demo_inputs(config: str, checkpoint: Optional[str],
     return collect_images(inputs)
 
 
+def init_onnx_detector(config: Union[str, Config], onnx_file: str, device: str = 'cpu'):
+    """mmdet's ``init_detector`` for a model exported by ``tools/deployment/pytorch2onnx.py``:
+    the config's model runs from ``onnx_file`` in onnxruntime
+    (:class:`ghostdet.deployment.ONNXRuntimeDetector`), its boxes labelled with the class names
+    kept in the file (else the config's test dataset's)."""
+    from mmdet.apis import init_detector
+
+    from ..deployment import onnx_test_model
+    cfg = Config.fromfile(config) if isinstance(config, (str, Path)) else copy.deepcopy(config)
+    cfg.model = onnx_test_model(cfg.model, onnx_file)
+    with warnings.catch_warnings():  # there is no checkpoint: the classes are set below
+        warnings.filterwarnings('ignore', message='checkpoint is None')
+        # cfg_options={}: init_detector otherwise edits cfg.model.backbone, which this lacks
+        model = init_detector(cfg, None, device=device, cfg_options={})
+    classes = model.network.meta.get('classes')
+    if not classes:
+        from mmdet.registry import DATASETS
+        dataset = copy.deepcopy(cfg.test_dataloader.dataset)
+        dataset['lazy_init'] = True
+        classes = DATASETS.build(dataset).metainfo.get('classes')
+    model.dataset_meta['classes'] = tuple(classes)
+    return model
+
+
 def run_demo(config: str,
              checkpoint: Optional[str],
              inputs: Union[str, Sequence[str]],
@@ -66,7 +93,10 @@ def run_demo(config: str,
     images = check_demo_inputs(config, checkpoint, inputs, score_thr)
     if isinstance(config, (str, Path)):
         config = str(config_file(config))  # mmdet::... names too
-    model = init_detector(config, checkpoint, device=device)
+    if checkpoint is not None and checkpoint.endswith('.onnx'):
+        model = init_onnx_detector(config, checkpoint, device)
+    else:
+        model = init_detector(config, checkpoint, device=device)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None
     if draw:

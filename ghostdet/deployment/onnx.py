@@ -1,0 +1,314 @@
+"""Export a single-stage detector's network to ONNX and run it with onnxruntime.
+
+The exported graph is the part a deployment runtime runs: backbone, neck and the dense head's
+``forward`` (raw class scores and box deltas per FPN level), with the batch size and image
+size left dynamic. Decoding the boxes and NMS stay in Python: :class:`ONNXRuntimeDetector` runs
+the graph with onnxruntime and hands its outputs to the mmdet head's ``predict_by_feat``, so
+``tools/test.py CONFIG model.onnx`` evaluates the exported model as the PyTorch one is.
+
+onnx, onnxscript (torch's exporter) and onnxruntime are imported only here, when used
+(``requirements/deploy.txt``).
+"""
+import inspect
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmdet.models.detectors import BaseDetector
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from ..analysis.complexity import eval_no_grad
+from ..utils.registry import build_model
+
+INPUT_NAME = 'img'
+METADATA_KEY = 'ghostdet'  # the ONNX model's metadata: output groups, head type, classes
+
+
+def dense_head(model: nn.Module) -> nn.Module:
+    """The dense head whose ``forward`` the exported graph ends with. Raises ValueError for a
+    detector without one, or a two-stage detector (its RoI head needs the proposals decoded and
+    NMS-ed in between, which this export leaves to Python)."""
+    if isinstance(getattr(model, 'roi_head', None), nn.Module) or getattr(model, 'with_rpn',
+                                                                         False):
+        raise ValueError(
+            f'{type(model).__name__} is a two-stage detector: its RoI head runs on proposals '
+            'that are decoded and NMS-ed between the stages, which this export does not put in '
+            'the graph. Export a single-stage detector (e.g. RetinaNet) instead')
+    head = getattr(model, 'bbox_head', None)
+    if not isinstance(head, nn.Module) or not hasattr(head, 'predict_by_feat'):
+        raise ValueError(f'{type(model).__name__} has no dense `bbox_head` with '
+                         '`predict_by_feat`: not an mmdet single-stage detector')
+    return head
+
+
+def output_groups(head: nn.Module, outs: Sequence) -> List[Tuple[str, int]]:
+    """``[(name, levels), ...]`` of the head's ``forward`` output: each group is named after
+    the ``predict_by_feat`` argument it is passed as (``cls_scores``, ``bbox_preds``, ...)."""
+    params = list(inspect.signature(head.predict_by_feat).parameters)
+    if len(outs) > len(params):
+        raise ValueError(f'{type(head).__name__}.forward returns {len(outs)} groups but '
+                         f'predict_by_feat takes {len(params)} arguments')
+    return [(name, len(group)) for name, group in zip(params, outs)]
+
+
+def output_names(groups: Sequence[Tuple[str, int]]) -> List[str]:
+    """The graph's output names: ``cls_scores`` over 5 levels gives ``cls_scores_0`` ...
+    ``cls_scores_4``."""
+    return [f'{name}_{level}' for name, levels in groups for level in range(levels)]
+
+
+class DenseNetwork(nn.Module):
+    """Backbone + neck + dense head ``forward`` of a single-stage detector, outputs flattened
+    (group by group, level by level): the graph :func:`export_onnx` writes."""
+
+    def __init__(self, detector: nn.Module) -> None:
+        super().__init__()
+        self.head = dense_head(detector)
+        self.detector = detector
+
+    def forward(self, img: Tensor) -> Tuple[Tensor, ...]:
+        outs = self.head(self.detector.extract_feat(img))
+        return tuple(t for group in outs for t in group)
+
+
+def export_onnx(model: nn.Module,
+                path: str,
+                img: Tensor,
+                check_img: Optional[Tensor] = None,
+                rtol: float = 1e-4,
+                opset: Optional[int] = None,
+                classes: Optional[Sequence[str]] = None) -> dict:
+    """Write ``model``'s network (:class:`DenseNetwork`) to the ONNX file ``path`` and check it.
+
+    The batch size, height and width are dynamic. The check runs ``check_img`` (another shape
+    than ``img``, so the dynamic axes are exercised) through onnxruntime and through the PyTorch
+    model; each output must agree within ``rtol`` of its largest magnitude.
+
+    Args:
+        model (nn.Module): An mmdet single-stage detector (in eval mode for export).
+        path (str): The ``.onnx`` file to write (weights inside it, no external data).
+        img (Tensor): The example batch the graph is traced with, shaped as the data
+            preprocessor outputs it (normalised, padded).
+        check_img (Tensor, optional): The check's batch. Defaults to ``img``.
+        rtol (float): Largest accepted difference of the check. Defaults to 1e-4.
+        opset (int, optional): ONNX opset. Defaults to the exporter's.
+        classes (Sequence[str], optional): Class names to keep in the file's metadata (the
+            demo labels boxes with them). Defaults to None.
+
+    Returns:
+        dict: ``path``, ``outputs`` (names), ``groups``, ``check_diff`` (largest relative
+        difference) and ``size_mb``.
+
+    Raises:
+        ValueError: ``model`` is not a single-stage detector, or the check fails (then
+            nothing is written).
+    """
+    import onnx
+
+    network = DenseNetwork(model)
+    part = f'{path}.part'  # becomes ``path`` once checked: no half-written or unchecked file
+    try:
+        with eval_no_grad(network):
+            groups = output_groups(network.head, network.head(model.extract_feat(img)))
+            names = output_names(groups)
+            dim = torch.export.Dim.DYNAMIC
+            torch.onnx.export(
+                network, (img, ), part, input_names=[INPUT_NAME], output_names=names,
+                dynamo=True, external_data=False, opset_version=opset, verbose=False,
+                dynamic_shapes=({0: dim, 2: dim, 3: dim}, ))
+        graph = onnx.load(part)
+        meta = dict(groups=groups, head=type(network.head).__name__,
+                    num_classes=int(getattr(network.head, 'num_classes', -1)),
+                    classes=list(classes) if classes else None)
+        onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(meta)})
+        onnx.save(graph, part)
+        diff = check_onnx(model, part, img if check_img is None else check_img)
+        if diff > rtol:
+            raise ValueError(f'the exported graph does not compute what the model computes '
+                             f'(outputs differ by up to {diff:.3g} of their magnitude, more '
+                             f'than {rtol:g}): {path} was not written')
+        os.replace(part, path)
+    finally:
+        if osp.exists(part):
+            os.remove(part)
+    return dict(path=path, outputs=names, groups=groups, check_diff=diff,
+                size_mb=osp.getsize(path) / 2**20)
+
+
+def check_onnx(model: nn.Module, path: str, img: Tensor) -> float:
+    """The largest difference between the ONNX model's outputs (onnxruntime) and ``model``'s
+    network on ``img``, relative to each output's largest magnitude."""
+    with eval_no_grad(model):
+        expected = DenseNetwork(model)(img)
+    worst = 0.0
+    for want, got in zip(expected, ONNXNetwork(path)(img)):
+        if tuple(want.shape) != tuple(got.shape):
+            raise ValueError(f'ONNX output shaped {tuple(got.shape)}, PyTorch '
+                             f'{tuple(want.shape)}')
+        scale = float(want.abs().max()) if want.numel() else 0.0
+        diff = float((want - got).abs().max()) if want.numel() else 0.0
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst
+
+
+def check_exported_from(model: nn.Module, path: str, img: Tensor, rtol: float = 1e-4) -> float:
+    """Raise ValueError unless the ONNX file ``path`` computes what ``model`` computes on
+    ``img`` (within ``rtol``, see :func:`check_onnx`): before comparing the two, e.g. timing
+    them, make sure they are the same model. Returns the difference."""
+    diff = check_onnx(model, path, img)
+    if diff > rtol:
+        raise ValueError(f'{path} does not compute what this model computes (outputs differ by '
+                         f'up to {diff:.3g} of their magnitude): give the config and checkpoint '
+                         'it was exported from')
+    return diff
+
+
+class ONNXNetwork(nn.Module):
+    """A graph written by :func:`export_onnx`, run in onnxruntime and called like the
+    :class:`DenseNetwork` it was exported from: ``forward(img)`` returns the flat outputs as
+    tensors on ``img``'s device (so the latency tools time the two side by side).
+
+    Args:
+        path (str): The ``.onnx`` file.
+        num_threads (int, optional): onnxruntime's intra-op threads. Defaults to torch's
+            (``torch.get_num_threads()``), so the two compare on equal terms.
+        providers (list[str], optional): Execution providers. Defaults to onnxruntime's
+            available ones, in its order.
+    """
+
+    def __init__(self,
+                 path: str,
+                 num_threads: Optional[int] = None,
+                 providers: Optional[List[str]] = None) -> None:
+        import onnxruntime as ort
+
+        super().__init__()
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'ONNX model not found: {path}')
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads or torch.get_num_threads()
+        self.session = ort.InferenceSession(
+            path, options, providers=providers or ort.get_available_providers())
+        props = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in props:
+            raise ValueError(f'{path} was not exported by ghostdet (no {METADATA_KEY!r} '
+                             'metadata): export it with tools/deployment/pytorch2onnx.py')
+        self.meta: Dict = json.loads(props[METADATA_KEY])
+        self.groups = [(name, int(levels)) for name, levels in self.meta['groups']]
+
+    def forward(self, img: Tensor) -> Tuple[Tensor, ...]:
+        array = img.detach().to('cpu', torch.float32).contiguous().numpy()
+        outs = self.session.run(None, {INPUT_NAME: array})
+        return tuple(torch.from_numpy(out).to(img.device) for out in outs)
+
+    def grouped(self, img: Tensor) -> Tuple[List[Tensor], ...]:
+        """The outputs grouped as the head's ``forward`` returns them."""
+        flat = iter(self(img))
+        return tuple([next(flat) for _ in range(levels)] for _, levels in self.groups)
+
+
+@MODELS.register_module()
+class ONNXRuntimeDetector(BaseDetector):
+    """A single-stage detector whose network runs in onnxruntime from a file written by
+    :func:`export_onnx`; the boxes are decoded and NMS-ed by the config's PyTorch head (its
+    ``predict_by_feat``, which has no weights to load). Inference only.
+
+    ``tools/test.py CONFIG model.onnx`` swaps the config's model for this one, so the ONNX
+    model is tested with the config's data pipeline and evaluator.
+
+    Args:
+        onnx_file (str): The ``.onnx`` file.
+        detector (dict): The config of the detector that was exported (its ``bbox_head``,
+            ``test_cfg`` and ``data_preprocessor`` are used).
+        num_threads (int, optional): See :class:`ONNXNetwork`.
+        providers (list[str], optional): See :class:`ONNXNetwork`.
+    """
+
+    def __init__(self,
+                 onnx_file: str,
+                 detector: dict,
+                 num_threads: Optional[int] = None,
+                 providers: Optional[List[str]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        preprocessor = detector.get('data_preprocessor')
+        if isinstance(preprocessor, dict):  # built in mmdet's scope whatever the current one
+            preprocessor = build_model(preprocessor)
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        head_cfg = dict(detector['bbox_head'])
+        head_cfg.update(train_cfg=detector.get('train_cfg'), test_cfg=detector.get('test_cfg'))
+        self.bbox_head = build_model(head_cfg)
+        self.onnx_file = onnx_file
+        self.network = ONNXNetwork(onnx_file, num_threads, providers)
+        meta = self.network.meta
+        mine = dict(head=type(self.bbox_head).__name__,
+                    num_classes=int(getattr(self.bbox_head, 'num_classes', -1)))
+        theirs = {key: meta.get(key) for key in mine}
+        if mine != theirs:
+            raise ValueError(f'{onnx_file} holds a {theirs} but the config builds a {mine}: '
+                             'test it with the config it was exported from')
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: list, rescale: bool = True):
+        outs = self.network.grouped(batch_inputs)
+        results = self.bbox_head.predict_by_feat(
+            *outs, batch_img_metas=[s.metainfo for s in batch_data_samples], rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    def _forward(self, batch_inputs: Tensor, batch_data_samples=None):
+        return self.network.grouped(batch_inputs)
+
+    def extract_feat(self, batch_inputs: Tensor):
+        raise NotImplementedError('the ONNX graph does not expose the neck\'s features')
+
+    def loss(self, batch_inputs: Tensor, batch_data_samples: list):
+        raise NotImplementedError('an ONNX model is for inference only')
+
+
+def onnx_test_model(detector: dict, onnx_file: str) -> dict:
+    """The model config that tests ``onnx_file`` in place of ``detector`` (a config's
+    ``model``)."""
+    return dict(type='ONNXRuntimeDetector', onnx_file=os.path.abspath(onnx_file),
+                detector=detector)
+
+
+def export_detector(config,
+                    checkpoint: str,
+                    out: str,
+                    shape: Sequence[int] = (800, 1333),
+                    cfg_options: Optional[dict] = None,
+                    opset: Optional[int] = None) -> dict:
+    """What ``tools/deployment/pytorch2onnx.py`` does: build the config's detector with the
+    checkpoint's weights, export it to ``out`` traced on a ``shape`` image and check it on a
+    batch of 2 images of 3/4 that size (:func:`export_onnx`). The checkpoint's class names
+    go into the file's metadata.
+
+    Raises:
+        FileNotFoundError: No such checkpoint.
+        CheckpointMismatchError: The checkpoint's weights do not fit the detector.
+        ValueError: ``out`` is not an ``.onnx`` file, the detector is two-stage, or the check
+            fails.
+    """
+    from ..analysis.detectors import build_detector, synthetic_batch
+    from ..models.utils import check_state_dict_keys
+    from ..utils.checkpoint import load_local_checkpoint
+
+    if not out.endswith('.onnx'):
+        raise ValueError(f'the output must be an .onnx file, got {out}')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    model = build_detector(config, cfg_options)
+    dense_head(model)  # refuse a two-stage detector before loading anything
+    state = load_local_checkpoint(checkpoint, map_location='cpu')
+    weights = state.get('state_dict', state)
+    check_state_dict_keys(model, weights, source=checkpoint)  # all of them, or refuse
+    model.load_state_dict(weights)
+    classes = (state.get('meta') or {}).get('dataset_meta', {}).get('classes')
+    height, width = (int(v) for v in shape)
+    img, _ = synthetic_batch(model, (height, width))
+    check_img, _ = synthetic_batch(model, (height * 3 // 4, width * 3 // 4), batch_size=2,
+                                   seed=1)
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    return export_onnx(model, out, img, check_img, opset=opset, classes=classes)

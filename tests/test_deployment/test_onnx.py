@@ -1,0 +1,141 @@
+"""ONNX export of a GhostNet + GhostFPN RetinaNet and its run in onnxruntime: the file computes
+what PyTorch computes at other batch and image sizes than it was traced at, and the onnxruntime
+detector's boxes are PyTorch's."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ghostdet.analysis import build_detector, load_config, randomize_batchnorm, synthetic_batch
+from ghostdet.deployment import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_onnx,
+                                 export_onnx)
+from ghostdet.utils.registry import build_model
+from tests.helpers import REPO
+
+CONFIG = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_ghost-fpn_1x_coco.py')
+THREE_CLASSES = {'model.bbox_head.num_classes': 3}
+CLASSES = ('circle', 'square', 'triangle')
+
+
+def relative_difference(expected, got):
+    return max(float((e - g).abs().max() / e.abs().max()) for e, g in zip(expected, got))
+
+
+@pytest.fixture(scope='module')
+def model():
+    # trained-looking BatchNorm statistics, so that a wrong graph shows in the outputs
+    return randomize_batchnorm(build_detector(CONFIG, THREE_CLASSES))
+
+
+@pytest.fixture(scope='module')
+def exported(model, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('onnx') / 'retinanet.onnx')
+    img, _ = synthetic_batch(model, (128, 160))
+    check_img, _ = synthetic_batch(model, (96, 224), batch_size=2, seed=1)
+    return export_onnx(model, path, img, check_img, classes=CLASSES)
+
+
+def test_export_names_the_outputs_after_the_heads_arguments_and_keeps_metadata(exported):
+    import onnx
+    levels = 5
+    assert exported['groups'] == [('cls_scores', levels), ('bbox_preds', levels)]
+    assert exported['outputs'][:2] == ['cls_scores_0', 'cls_scores_1']
+    assert exported['outputs'][-1] == 'bbox_preds_4'
+    assert exported['check_diff'] < 1e-4
+    graph = onnx.load(exported['path'])
+    assert [o.name for o in graph.graph.output] == exported['outputs']
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}['ghostdet'])
+    assert meta == dict(groups=[['cls_scores', 5], ['bbox_preds', 5]], head='RetinaHead',
+                        num_classes=3, classes=list(CLASSES))
+    assert sorted(p.name for p in Path(exported['path']).parent.iterdir()) == [
+        'retinanet.onnx']  # the weights inside, no external data file
+
+
+@pytest.mark.parametrize('batch, shape', [(1, (128, 160)), (3, (64, 320)), (2, (256, 96))])
+def test_onnxruntime_computes_what_pytorch_computes_at_other_sizes(model, exported, batch,
+                                                                   shape):
+    img, _ = synthetic_batch(model, shape, batch_size=batch, seed=2)
+    with torch.no_grad():
+        expected = DenseNetwork(model)(img)
+    got = ONNXNetwork(exported['path'])(img)
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
+    assert expected[0].shape[0] == batch and expected[0].shape[1] == 9 * 3  # anchors x classes
+    assert relative_difference(expected, got) < 1e-4
+
+
+def test_the_check_sees_a_model_other_than_the_exported_one(model, exported):
+    other = randomize_batchnorm(build_detector(CONFIG, THREE_CLASSES), seed=1)
+    img, _ = synthetic_batch(model, (96, 96))
+    assert check_onnx(model, exported['path'], img) < 1e-4
+    assert check_onnx(other, exported['path'], img) > 1e-2
+
+
+def test_onnxruntime_detector_predicts_pytorchs_boxes(model, exported):
+    cfg = load_config(CONFIG).model
+    cfg.bbox_head.num_classes = 3
+    detector = build_model(dict(type='ONNXRuntimeDetector', onnx_file=exported['path'],
+                                detector=cfg)).eval()
+    img, samples = synthetic_batch(model, (160, 224), batch_size=2, seed=3)
+    samples[1].set_metainfo(dict(img_shape=(150, 200), ori_shape=(300, 400),
+                                 scale_factor=(0.5, 0.5)))  # another image, resized
+    with torch.no_grad():
+        expected = model.predict(img, [s.clone() for s in samples])
+        got = detector.predict(img, [s.clone() for s in samples])
+    for e, g in zip(expected, got):
+        e, g = e.pred_instances, g.pred_instances
+        assert len(e) == len(g) == 100  # max_per_img of the COCO test_cfg
+        assert torch.equal(e.labels, g.labels)
+        torch.testing.assert_close(g.scores, e.scores, rtol=0, atol=1e-4)
+        torch.testing.assert_close(g.bboxes, e.bboxes, rtol=0, atol=0.05)
+    assert got[1].pred_instances.bboxes[:, 2].max() > 200  # rescaled to the 400-wide original
+
+
+def test_onnxruntime_detector_refuses_another_configs_head(exported):
+    cfg = load_config(CONFIG).model  # 80 classes, the file has 3
+    with pytest.raises(ValueError, match='holds a .*3.* but the config builds a .*80'):
+        ONNXRuntimeDetector(exported['path'], cfg)
+
+
+def test_two_stage_detectors_are_refused_with_the_reason(tmp_path):
+    faster = build_detector(str(REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'))
+    img, _ = synthetic_batch(faster, (64, 64))
+    with pytest.raises(ValueError, match='FasterRCNN is a two-stage detector'):
+        export_onnx(faster, str(tmp_path / 'faster.onnx'), img)
+    assert not (tmp_path / 'faster.onnx').exists()
+
+
+def test_files_that_are_absent_or_not_ours_are_named(exported, tmp_path):
+    import onnx
+    with pytest.raises(FileNotFoundError, match='ONNX model not found: .*nope.onnx'):
+        ONNXNetwork(str(tmp_path / 'nope.onnx'))
+    graph = onnx.load(exported['path'])
+    del graph.metadata_props[:]
+    foreign = str(tmp_path / 'foreign.onnx')
+    onnx.save(graph, foreign)
+    with pytest.raises(ValueError, match='was not exported by ghostdet'):
+        ONNXNetwork(foreign)
+
+
+def test_demo_model_takes_the_class_names_from_the_file_else_from_the_config(exported,
+                                                                            tmp_path):
+    import onnx
+
+    from ghostdet.apis.inference import init_onnx_detector
+    cfg = load_config(CONFIG, THREE_CLASSES)
+    cfg.test_dataloader.dataset.metainfo = dict(classes=('a', 'b', 'c'))
+    assert init_onnx_detector(cfg, exported['path']).dataset_meta['classes'] == CLASSES
+    graph = onnx.load(exported['path'])
+    prop = next(p for p in graph.metadata_props if p.key == 'ghostdet')
+    prop.value = json.dumps(dict(json.loads(prop.value), classes=None))
+    nameless = str(tmp_path / 'nameless.onnx')
+    onnx.save(graph, nameless)
+    assert init_onnx_detector(cfg, nameless).dataset_meta['classes'] == ('a', 'b', 'c')
+
+
+def test_a_failed_check_leaves_no_file(model, tmp_path):
+    path = tmp_path / 'bad.onnx'
+    img, _ = synthetic_batch(model, (64, 64))
+    with pytest.raises(ValueError, match='exported graph does not compute .*bad.onnx was not'):
+        export_onnx(model, str(path), img, rtol=-1.0)  # no difference is below -1
+    assert list(tmp_path.iterdir()) == []
