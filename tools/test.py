@@ -1,9 +1,12 @@
 """Evaluate a checkpoint: COCO bbox metrics, raw results, pictures with boxes.
 
     python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir vis/] [--fuse-conv-bn]
+    python tools/test.py CONFIG model.onnx [--out results.pkl] [--show-dir vis/]
 
 ``--fuse-conv-bn`` evaluates the model with each BatchNorm folded into the convolution before
-it, as deployment runs it (the fold is checked first).
+it, as deployment runs it (the fold is checked first). A CHECKPOINT ending in ``.onnx``
+(``tools/deployment/pytorch2onnx.py``) is run in onnxruntime, its boxes decoded and NMS-ed by
+the config's head.
 """
 import argparse
 
@@ -17,7 +20,7 @@ from ghostdet.utils.cli import input_errors
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file (or mmdet::... path)')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an exported .onnx model')
     parser.add_argument('--work-dir', help='the dir to save the metrics and logs')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show-dir', help='save pictures with the predicted boxes here')

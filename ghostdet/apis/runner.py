@@ -137,11 +137,21 @@ def build_test_config(config: str,
     """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
     ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
     ``show_dir``, a progress bar and, with ``fuse_conv_bn``, the model's BatchNorms folded
-    into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`)."""
+    into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A ``checkpoint`` ending in
+    ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in onnxruntime
+    (:class:`ghostdet.deployment.ONNXRuntimeDetector`)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     cfg = load_config(config, work_dir, cfg_options, launcher)
-    cfg.load_from = checkpoint
+    if checkpoint.endswith('.onnx'):  # the exported network in onnxruntime, the head's decoding
+        if fuse_conv_bn:
+            raise ValueError('--fuse-conv-bn folds a PyTorch model; an ONNX model is tested as '
+                             'it was exported')
+        from ..deployment import onnx_test_model
+        cfg.model = onnx_test_model(cfg.model, checkpoint)
+        cfg.load_from = None
+    else:
+        cfg.load_from = checkpoint
     if show_dir is not None:
         vis = cfg.default_hooks.get('visualization')
         if vis is None:

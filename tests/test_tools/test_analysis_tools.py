@@ -94,6 +94,36 @@ def test_benchmark_refused_fold_is_a_one_line_error(monkeypatch, capsys):
     assert err.endswith("so mmcv's fuse_conv_bn cannot fold this model") and '\n' not in err
 
 
+def test_benchmark_onnx_times_the_exported_file_beside_its_checkpoint(tmp_path, capsys):
+    import torch
+
+    from ghostdet.analysis import build_detector, synthetic_batch
+    from ghostdet.deployment import export_onnx
+    config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_ghost-fpn_1x_coco.py')
+    model = build_detector(config)
+    checkpoint, onnx_file = tmp_path / 'model.pth', tmp_path / 'model.onnx'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    export_onnx(model, str(onnx_file), synthetic_batch(model, (64, 64))[0])
+    tool = _tool('benchmark')
+    args = [config, str(checkpoint), '--shape', '96', '64', '--runs', '2', '--warmup', '1',
+            '--threads', '1', '--mode', 'network', '--onnx', str(onnx_file)]
+    results = tool.main(args)
+    assert [r.name for r in results] == ['RetinaNet (network)', f'onnxruntime ({onnx_file})']
+    assert all(r.threads == 1 and r.runs == 2 for r in results)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith('| ')]
+    ratio = results[1].ms_per_image / results[0].ms_per_image
+    assert rows[-1].startswith(f'| onnxruntime ({onnx_file})') and rows[-1].endswith(
+        f'| {ratio:.2f}x |')
+    # other weights (none given: random) than the file's: refused, not timed
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(args[:1] + args[2:])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        f'error: {onnx_file} does not compute what this model computes')
+    with pytest.raises(SystemExit):
+        tool.parse_args([config, '--onnx', str(onnx_file)])  # --mode predict: not the network
+
+
 def test_benchmark_amp_on_cpu_is_refused():
     with pytest.raises(SystemExit):
         _tool('benchmark').parse_args(['cfg.py', '--amp'])

@@ -235,6 +235,68 @@ def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trai
         assert torch.allclose(scores, reference, atol=1e-4)
 
 
+@pytest.fixture(scope='module')
+def exported(trained, tmp_path_factory):
+    """``tools/deployment/pytorch2onnx.py`` on the uninterrupted run: (its log, the file)."""
+    out = tmp_path_factory.mktemp('onnx') / 'model.onnx'
+    result = run_tool(['tools/deployment/pytorch2onnx.py', CONFIG, trained / 'iter_8.pth',
+                       '--out', out, '--shape', '128', '160'])
+    return result.stdout + result.stderr, out
+
+
+def test_export_tool_writes_a_checked_onnx_file(exported):
+    log, out = exported
+    assert f'wrote {out}' in log and 'outputs cls_scores x5, bbox_preds x5' in log
+    assert 'checked in onnxruntime on another shape and batch size' in log
+    assert out.stat().st_size > 1_000_000  # the weights are inside
+
+
+def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_path):
+    """``tools/test.py CONFIG model.onnx`` evaluates the file in onnxruntime (the head decodes
+    in Python) with the config's pipeline and metric, and gives the checkpoint's predictions;
+    ``tools/demo.py`` labels its boxes with the class names kept in the file."""
+    out = tmp_path / 'onnx.pkl'
+    result = run_tool(['tools/test.py', CONFIG, exported[1], '--work-dir', tmp_path / 'w',
+                       '--out', out] + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr
+    with open(tested[1], 'rb') as f:
+        checkpoint = {r['img_id']: r for r in pickle.load(f)}
+    with open(out, 'rb') as f:
+        onnx = {r['img_id']: r for r in pickle.load(f)}
+    assert sorted(onnx) == sorted(checkpoint) and len(onnx) == 4
+    for img_id, prediction in onnx.items():
+        scores = prediction['pred_instances']['scores'].sort(descending=True).values[:20]
+        expected = checkpoint[img_id]['pred_instances']['scores'].sort(descending=True).values
+        assert len(scores) == 20
+        assert torch.allclose(scores, expected[:20], atol=1e-4)
+    run_tool(['tools/demo.py', Path(data_root) / 'images', CONFIG, exported[1], '--out-dir',
+              tmp_path / 'demo'])
+    assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24
+    assert len(list((tmp_path / 'demo' / 'vis').iterdir())) == 24
+    # the 8-iteration model's scores sit below the config's score_thr: look at the labels here
+    from ghostdet.apis.inference import init_onnx_detector
+    model = init_onnx_detector(CONFIG, str(exported[1]))
+    assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')  # from the file
+
+
+def test_export_and_onnx_mistakes_are_one_line_errors(trained, exported, tmp_path):
+    faster = REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'
+    cases = [
+        (['tools/deployment/pytorch2onnx.py', CONFIG, trained / 'iter_8.pth', '--out',
+          tmp_path / 'model.pt'], f'error: the output must be an .onnx file, got '
+         f'{tmp_path}/model.pt'),
+        (['tools/deployment/pytorch2onnx.py', faster, trained / 'iter_8.pth', '--out',
+          tmp_path / 'f.onnx'], 'error: FasterRCNN is a two-stage detector'),
+        (['tools/test.py', CONFIG, exported[1], '--fuse-conv-bn'],
+         'error: --fuse-conv-bn folds a PyTorch model; an ONNX model is tested as it was '
+         'exported'),
+    ]
+    for args, message in cases:
+        result = run_tool(args, check=False)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert 'Traceback' not in result.stderr and message in result.stderr, args
+
+
 def test_confusion_matrix_of_the_test_tools_predictions(data_root, tested, tmp_path):
     _, out, _ = tested
     result = run_tool(['tools/analysis/confusion_matrix.py', CONFIG, out, '--out-dir', tmp_path,

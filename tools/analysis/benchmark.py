@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
         [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
-        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn]
+        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
@@ -15,6 +15,10 @@ head on ``--proposals`` fixed synthetic RoIs per image, so the work does not dep
 as deployment does, after checking the fold (on a copy with random BatchNorm statistics, whose
 folded outputs must equal its unfolded ones), and prints both rows and their ratio. The two are
 timed side by side, one run of each in turn, so a drift of the machine reaches both alike.
+``--onnx FILE`` (``--mode network``, CPU) also times the model exported to FILE by
+``tools/deployment/pytorch2onnx.py`` in onnxruntime, with as many threads as torch, side by side
+with the PyTorch network it computes (backbone, neck, head; no decoding or NMS). FILE must
+compute what CONFIG with CHECKPOINT computes (checked on the timed input).
 """
 import argparse
 from typing import List, Optional
@@ -24,6 +28,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
                                format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
+from ghostdet.deployment import ONNXNetwork, check_exported_from
 from ghostdet.utils.cli import input_errors
 
 
@@ -51,6 +56,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--fuse-conv-bn', action='store_true',
         help='also time the model with each BatchNorm folded into the convolution before it '
         '(the fold checked to keep the outputs) and print the ratio')
+    parser.add_argument(
+        '--onnx', default=None, metavar='FILE',
+        help='also time this exported model in onnxruntime (with --mode network, on CPU)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
@@ -59,11 +67,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.amp and not args.device.startswith('cuda'):
         parser.error('--amp (fp16 autocast) needs --device cuda')
+    if args.onnx and (args.mode != 'network' or args.device != 'cpu'):
+        parser.error('--onnx times the network only, on onnxruntime\'s CPU provider: use it '
+                     'with --mode network and --device cpu')
     return args
 
 
 def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
-    """Returns the timings: the model as built, then (``--fuse-conv-bn``) its folded copy."""
+    """Returns the timings: the model as built, then (``--fuse-conv-bn``) its folded copy,
+    then (``--onnx``) the exported model in onnxruntime."""
     args = parse_args(argv)
     with num_threads(args.threads):
         with input_errors():  # a bad path or option: one line, exit 2
@@ -83,9 +95,12 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
             models.append((f'{models[0][0]}, BatchNorm folded', fused))
         timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp)
         if args.mode == 'network':  # side by side, run by run (one model: just timed)
-            results = benchmark_modules(
-                [(name, DetectorNetwork(net, args.proposals)) for name, net in models], inputs,
-                **timing)
+            networks = [(name, DetectorNetwork(net, args.proposals)) for name, net in models]
+            if args.onnx:
+                with input_errors():  # not a file, not ours, not this model: one line, exit 2
+                    check_exported_from(model, args.onnx, inputs)
+                    networks.append((f'onnxruntime ({args.onnx})', ONNXNetwork(args.onnx)))
+            results = benchmark_modules(networks, inputs, **timing)
         else:
             results = benchmark_modules(models, (inputs, samples), mode=args.mode, **timing)
     if len(results) == 1:
