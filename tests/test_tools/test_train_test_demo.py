@@ -60,6 +60,22 @@ def checkpoint_iter(path) -> int:
     return torch.load(path, map_location='cpu', weights_only=True)['meta']['iter']
 
 
+def load_predictions(path) -> list:
+    with open(path, 'rb') as f:
+        return pickle.load(f)  # our own test.py --out file
+
+
+def assert_same_top_scores(results: list, reference: list, top: int = 20) -> None:
+    """Two ``test.py --out`` lists hold the same images in the same order and, per image, the
+    same ``top`` highest scores (within 1e-4)."""
+    assert [r['img_id'] for r in results] == [r['img_id'] for r in reference]
+    for result, expected in zip(results, reference):
+        scores = result['pred_instances']['scores'].sort(descending=True).values[:top]
+        wanted = expected['pred_instances']['scores'].sort(descending=True).values[:top]
+        assert len(scores) == len(wanted) == top
+        assert torch.allclose(scores, wanted, atol=1e-4)
+
+
 @pytest.fixture(scope='module')
 def trained(data_root, tmp_path_factory):
     """An uninterrupted run: the reference for the others."""
@@ -174,8 +190,7 @@ def test_test_tool_prints_coco_metrics_and_writes_results_and_pictures(tested):
     log, out, show_dir = tested
     assert 'coco/bbox_mAP:' in log and 'coco/bbox_mAP_50:' in log
     assert '4/4' in log  # the progress bar reached every test image
-    with open(out, 'rb') as f:
-        raw = pickle.load(f)  # our own output file
+    raw = load_predictions(out)
     assert len(raw) == 4 and 'pred_instances' in raw[0]
     assert len(list(show_dir.rglob('*.jpg'))) == 4
 
@@ -192,16 +207,9 @@ def test_test_tool_fuse_conv_bn_tests_the_folded_model(data_root, trained, teste
     log = result.stdout + result.stderr
     assert 'folded 80 BatchNorm layers into the convolutions' in log
     assert log.index('folded 80 BatchNorm') < log.index('bbox_mAP_copypaste')
-    with open(tested[1], 'rb') as f:
-        unfolded = {r['img_id']: r for r in pickle.load(f)}
-    with open(out, 'rb') as f:
-        folded = {r['img_id']: r for r in pickle.load(f)}
-    assert sorted(folded) == sorted(unfolded) and len(folded) == 4
-    for img_id, prediction in folded.items():
-        scores = prediction['pred_instances']['scores'].sort(descending=True).values[:20]
-        expected = unfolded[img_id]['pred_instances']['scores'].sort(descending=True).values[:20]
-        assert len(scores) == len(expected) == 20
-        assert torch.allclose(scores, expected, atol=1e-4)
+    folded = load_predictions(out)
+    assert len(folded) == 4
+    assert_same_top_scores(folded, load_predictions(tested[1]))
 
 
 def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trained, tested,
@@ -223,16 +231,7 @@ def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trai
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
     assert 'folded 80 BatchNorm layers into the convolutions' in log
     assert 'bbox_mAP_copypaste' in log
-    with open(tested[1], 'rb') as f:
-        one_process = pickle.load(f)[:3]
-    with open(out, 'rb') as f:
-        two_processes = pickle.load(f)
-    assert [r['img_id'] for r in two_processes] == [r['img_id'] for r in one_process]
-    for dist_result, expected in zip(two_processes, one_process):
-        scores = dist_result['pred_instances']['scores'].sort(descending=True).values[:20]
-        reference = expected['pred_instances']['scores'].sort(descending=True).values[:20]
-        assert len(scores) == len(reference) == 20
-        assert torch.allclose(scores, reference, atol=1e-4)
+    assert_same_top_scores(load_predictions(out), load_predictions(tested[1])[:3])
 
 
 @pytest.fixture(scope='module')
@@ -259,16 +258,9 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     result = run_tool(['tools/test.py', CONFIG, exported[1], '--work-dir', tmp_path / 'w',
                        '--out', out] + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
     assert 'coco/bbox_mAP:' in result.stdout + result.stderr
-    with open(tested[1], 'rb') as f:
-        checkpoint = {r['img_id']: r for r in pickle.load(f)}
-    with open(out, 'rb') as f:
-        onnx = {r['img_id']: r for r in pickle.load(f)}
-    assert sorted(onnx) == sorted(checkpoint) and len(onnx) == 4
-    for img_id, prediction in onnx.items():
-        scores = prediction['pred_instances']['scores'].sort(descending=True).values[:20]
-        expected = checkpoint[img_id]['pred_instances']['scores'].sort(descending=True).values
-        assert len(scores) == 20
-        assert torch.allclose(scores, expected[:20], atol=1e-4)
+    onnx = load_predictions(out)
+    assert len(onnx) == 4
+    assert_same_top_scores(onnx, load_predictions(tested[1]))
     run_tool(['tools/demo.py', Path(data_root) / 'images', CONFIG, exported[1], '--out-dir',
               tmp_path / 'demo'])
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24
@@ -308,8 +300,7 @@ def test_confusion_matrix_of_the_test_tools_predictions(data_root, tested, tmp_p
     with open(Path(data_root) / 'annotations/test.json') as f:
         boxes = json.load(f)['annotations']
     assert sum(sum(row) for row in counts[:3]) == len(boxes)  # each box once
-    with open(out, 'rb') as f:
-        detections = sum(len(r['pred_instances']['scores']) for r in pickle.load(f))
+    detections = sum(len(r['pred_instances']['scores']) for r in load_predictions(out))
     assert sum(sum(row[:3]) for row in counts) == detections  # each detection once (score >= 0)
     assert '| ground truth \\ prediction | circle | square | triangle | missed | recall |' \
         in result.stdout
