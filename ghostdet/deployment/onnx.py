@@ -101,11 +101,11 @@ def export_onnx(model: nn.Module,
 
     Returns:
         dict: ``path``, ``outputs`` (names), ``groups``, ``check_diff`` (largest relative
-        difference) and ``size_mb``.
+        difference), ``opset`` (as written) and ``size_mb``.
 
     Raises:
-        ValueError: ``model`` is not a single-stage detector, or the check fails (then
-            nothing is written).
+        ValueError: ``model`` is not a single-stage detector, the exporter cannot write
+            ``opset``, or the check fails (then nothing is written).
     """
     import onnx
 
@@ -121,6 +121,10 @@ def export_onnx(model: nn.Module,
                 dynamo=True, external_data=False, opset_version=opset, verbose=False,
                 dynamic_shapes=({0: dim, 2: dim, 3: dim}, ))
         graph = onnx.load(part)
+        written = max(o.version for o in graph.opset_import if o.domain in ('', 'ai.onnx'))
+        if opset is not None and written != opset:  # torch keeps its own when it cannot convert
+            raise ValueError(f'torch\'s ONNX exporter could not write opset {opset} for this '
+                             f'model (it wrote opset {written}): {path} was not written')
         meta = dict(groups=groups, head=type(network.head).__name__,
                     num_classes=int(getattr(network.head, 'num_classes', -1)),
                     classes=list(classes) if classes else None)
@@ -135,7 +139,7 @@ def export_onnx(model: nn.Module,
     finally:
         if osp.exists(part):
             os.remove(part)
-    return dict(path=path, outputs=names, groups=groups, check_diff=diff,
+    return dict(path=path, outputs=names, groups=groups, check_diff=diff, opset=written,
                 size_mb=osp.getsize(path) / 2**20)
 
 

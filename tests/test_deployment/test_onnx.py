@@ -42,7 +42,7 @@ def test_export_names_the_outputs_after_the_heads_arguments_and_keeps_metadata(e
     assert exported['groups'] == [('cls_scores', levels), ('bbox_preds', levels)]
     assert exported['outputs'][:2] == ['cls_scores_0', 'cls_scores_1']
     assert exported['outputs'][-1] == 'bbox_preds_4'
-    assert exported['check_diff'] < 1e-4
+    assert exported['check_diff'] < 1e-4 and exported['opset'] >= 18  # torch's default (20 here)
     graph = onnx.load(exported['path'])
     assert [o.name for o in graph.graph.output] == exported['outputs']
     meta = json.loads({p.key: p.value for p in graph.metadata_props}['ghostdet'])
@@ -131,6 +131,23 @@ def test_demo_model_takes_the_class_names_from_the_file_else_from_the_config(exp
     nameless = str(tmp_path / 'nameless.onnx')
     onnx.save(graph, nameless)
     assert init_onnx_detector(cfg, nameless).dataset_meta['classes'] == ('a', 'b', 'c')
+
+
+def test_an_opset_is_written_as_asked_or_nothing_is_written(model, tmp_path):
+    """torch's exporter converts its graph to the asked opset when it can; where it cannot it
+    keeps its own and only logs that. A file of another opset than asked must not be
+    written."""
+    import onnx
+    path = tmp_path / 'old.onnx'
+    img, _ = synthetic_batch(model, (64, 64))
+    try:
+        report = export_onnx(model, str(path), img, opset=17)
+    except ValueError as err:
+        assert 'could not write opset 17 for this model (it wrote opset' in str(err)
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert report['opset'] == 17
+        assert max(o.version for o in onnx.load(str(path)).opset_import if o.domain == '') == 17
 
 
 def test_a_failed_check_leaves_no_file(model, tmp_path):

@@ -5,6 +5,7 @@ named, and a checkpoint of another architecture is refused with its keys listed.
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -246,6 +247,7 @@ def exported(trained, tmp_path_factory):
 def test_export_tool_writes_a_checked_onnx_file(exported):
     log, out = exported
     assert f'wrote {out}' in log and 'outputs cls_scores x5, bbox_preds x5' in log
+    assert re.search(r'MB, opset \d+\): input img \(N, 3, H, W\)', log)
     assert 'checked in onnxruntime on another shape and batch size' in log
     assert out.stat().st_size > 1_000_000  # the weights are inside
 

@@ -41,7 +41,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     with input_errors():
         report = export_detector(args.config, args.checkpoint, args.out, args.shape,
                                  args.cfg_options, args.opset)
-    print(f'wrote {report["path"]} ({report["size_mb"]:.1f} MB): input img (N, 3, H, W), '
+    print(f'wrote {report["path"]} ({report["size_mb"]:.1f} MB, opset {report["opset"]}): '
+          'input img (N, 3, H, W), '
           f'outputs {", ".join(f"{name} x{levels}" for name, levels in report["groups"])}')
     print(f'checked in onnxruntime on another shape and batch size: outputs within '
           f'{report["check_diff"]:.2g} of PyTorch\'s (relative to their magnitude)')
