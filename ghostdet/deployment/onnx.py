@@ -81,12 +81,14 @@ def export_onnx(model: nn.Module,
                 check_img: Optional[Tensor] = None,
                 rtol: float = 1e-4,
                 opset: Optional[int] = None,
-                classes: Optional[Sequence[str]] = None) -> dict:
+                classes: Optional[Sequence[str]] = None,
+                static: bool = False) -> dict:
     """Write ``model``'s network (:class:`DenseNetwork`) to the ONNX file ``path`` and check it.
 
-    The batch size, height and width are dynamic. The check runs ``check_img`` (another shape
-    than ``img``, so the dynamic axes are exercised) through onnxruntime and through the PyTorch
-    model; each output must agree within ``rtol`` of its largest magnitude.
+    The batch size, height and width are dynamic unless ``static``. The check runs
+    ``check_img`` (best another shape than ``img``, so that the dynamic axes are exercised;
+    with ``static``, other values of ``img``'s shape) through onnxruntime and through the
+    PyTorch model; each output must agree within ``rtol`` of its largest magnitude.
 
     Args:
         model (nn.Module): An mmdet single-stage detector (in eval mode for export).
@@ -98,10 +100,13 @@ def export_onnx(model: nn.Module,
         opset (int, optional): ONNX opset. Defaults to the exporter's.
         classes (Sequence[str], optional): Class names to keep in the file's metadata (the
             demo labels boxes with them). Defaults to None.
+        static (bool): Fix the input to ``img``'s shape, for runtimes and converters that
+            need static shapes. Defaults to False.
 
     Returns:
         dict: ``path``, ``outputs`` (names), ``groups``, ``check_diff`` (largest relative
-        difference), ``opset`` (as written) and ``size_mb``.
+        difference), ``opset`` (as written), ``input`` (its shape, e.g. ``(N, 3, H, W)``) and
+        ``size_mb``.
 
     Raises:
         ValueError: ``model`` is not a single-stage detector, the exporter cannot write
@@ -109,6 +114,10 @@ def export_onnx(model: nn.Module,
     """
     import onnx
 
+    check_img = img if check_img is None else check_img
+    if static and check_img.shape != img.shape:
+        raise ValueError(f'a static export takes {tuple(img.shape)} only; check it on a batch '
+                         f'of that shape, not {tuple(check_img.shape)}')
     network = DenseNetwork(model)
     part = f'{path}.part'  # becomes ``path`` once checked: no half-written or unchecked file
     try:
@@ -119,7 +128,7 @@ def export_onnx(model: nn.Module,
             torch.onnx.export(
                 network, (img, ), part, input_names=[INPUT_NAME], output_names=names,
                 dynamo=True, external_data=False, opset_version=opset, verbose=False,
-                dynamic_shapes=({0: dim, 2: dim, 3: dim}, ))
+                dynamic_shapes=None if static else ({0: dim, 2: dim, 3: dim}, ))
         graph = onnx.load(part)
         written = max(o.version for o in graph.opset_import if o.domain in ('', 'ai.onnx'))
         if opset is not None and written != opset:  # torch keeps its own when it cannot convert
@@ -127,10 +136,11 @@ def export_onnx(model: nn.Module,
                              f'model (it wrote opset {written}): {path} was not written')
         meta = dict(groups=groups, head=type(network.head).__name__,
                     num_classes=int(getattr(network.head, 'num_classes', -1)),
-                    classes=list(classes) if classes else None)
+                    classes=list(classes) if classes else None,
+                    static_shape=list(img.shape) if static else None)
         onnx.helper.set_model_props(graph, {METADATA_KEY: json.dumps(meta)})
         onnx.save(graph, part)
-        diff = check_onnx(model, part, img if check_img is None else check_img)
+        diff = check_onnx(model, part, check_img)
         if diff > rtol:
             raise ValueError(f'the exported graph does not compute what the model computes '
                              f'(outputs differ by up to {diff:.3g} of their magnitude, more '
@@ -139,8 +149,9 @@ def export_onnx(model: nn.Module,
     finally:
         if osp.exists(part):
             os.remove(part)
+    shape = 'x'.join(map(str, img.shape)) if static else '(N, 3, H, W)'
     return dict(path=path, outputs=names, groups=groups, check_diff=diff, opset=written,
-                size_mb=osp.getsize(path) / 2**20)
+                input=shape, size_mb=osp.getsize(path) / 2**20)
 
 
 def check_onnx(model: nn.Module, path: str, img: Tensor) -> float:
@@ -193,6 +204,7 @@ class ONNXNetwork(nn.Module):
         super().__init__()
         if not osp.isfile(path):
             raise FileNotFoundError(f'ONNX model not found: {path}')
+        self.path = path
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads or torch.get_num_threads()
         self.session = ort.InferenceSession(
@@ -205,6 +217,12 @@ class ONNXNetwork(nn.Module):
         self.groups = [(name, int(levels)) for name, levels in self.meta['groups']]
 
     def forward(self, img: Tensor) -> Tuple[Tensor, ...]:
+        static = self.meta.get('static_shape')
+        if static and list(img.shape) != list(static):
+            raise ValueError(
+                f'{self.path} was exported for inputs of {"x".join(map(str, static))} only '
+                f'(static), not {"x".join(map(str, img.shape))}: export it without --static, '
+                'or feed it batches of that shape')
         array = img.detach().to('cpu', torch.float32).contiguous().numpy()
         outs = self.session.run(None, {INPUT_NAME: array})
         return tuple(torch.from_numpy(out).to(img.device) for out in outs)
@@ -283,11 +301,13 @@ def export_detector(config,
                     out: str,
                     shape: Sequence[int] = (800, 1333),
                     cfg_options: Optional[dict] = None,
-                    opset: Optional[int] = None) -> dict:
+                    opset: Optional[int] = None,
+                    static: bool = False) -> dict:
     """What ``tools/deployment/pytorch2onnx.py`` does: build the config's detector with the
     checkpoint's weights, export it to ``out`` traced on a ``shape`` image and check it on a
-    batch of 2 images of 3/4 that size (:func:`export_onnx`). The checkpoint's class names
-    go into the file's metadata.
+    batch of 2 images of 3/4 that size (:func:`export_onnx`; with ``static``, the file takes
+    one ``shape`` image, padded as the data preprocessor pads, and is checked on another).
+    The checkpoint's class names go into the file's metadata.
 
     Raises:
         FileNotFoundError: No such checkpoint.
@@ -312,7 +332,7 @@ def export_detector(config,
     classes = (state.get('meta') or {}).get('dataset_meta', {}).get('classes')
     height, width = (int(v) for v in shape)
     img, _ = synthetic_batch(model, (height, width))
-    check_img, _ = synthetic_batch(model, (height * 3 // 4, width * 3 // 4), batch_size=2,
-                                   seed=1)
+    check_shape = (height, width) if static else (height * 3 // 4, width * 3 // 4)
+    check_img, _ = synthetic_batch(model, check_shape, batch_size=1 if static else 2, seed=1)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    return export_onnx(model, out, img, check_img, opset=opset, classes=classes)
+    return export_onnx(model, out, img, check_img, opset=opset, classes=classes, static=static)

@@ -47,7 +47,7 @@ def test_export_names_the_outputs_after_the_heads_arguments_and_keeps_metadata(e
     assert [o.name for o in graph.graph.output] == exported['outputs']
     meta = json.loads({p.key: p.value for p in graph.metadata_props}['ghostdet'])
     assert meta == dict(groups=[['cls_scores', 5], ['bbox_preds', 5]], head='RetinaHead',
-                        num_classes=3, classes=list(CLASSES))
+                        num_classes=3, classes=list(CLASSES), static_shape=None)
     assert sorted(p.name for p in Path(exported['path']).parent.iterdir()) == [
         'retinanet.onnx']  # the weights inside, no external data file
 
@@ -156,3 +156,21 @@ def test_a_failed_check_leaves_no_file(model, tmp_path):
     with pytest.raises(ValueError, match='exported graph does not compute .*bad.onnx was not'):
         export_onnx(model, str(path), img, rtol=-1.0)  # no difference is below -1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_static_export_takes_its_own_shape_only(model, tmp_path):
+    path = str(tmp_path / 'static.onnx')
+    img, _ = synthetic_batch(model, (128, 160))
+    with pytest.raises(ValueError, match=r'a static export takes \(1, 3, 128, 160\) only'):
+        export_onnx(model, path, img, synthetic_batch(model, (96, 96))[0], static=True)
+    report = export_onnx(model, path, img, synthetic_batch(model, (128, 160), seed=1)[0],
+                         static=True)
+    assert report['input'] == '1x3x128x160' and report['check_diff'] < 1e-4
+    network = ONNXNetwork(path)
+    assert network.meta['static_shape'] == [1, 3, 128, 160]
+    other, _ = synthetic_batch(model, (128, 160), seed=2)
+    with torch.no_grad():
+        assert relative_difference(DenseNetwork(model)(other), network(other)) < 1e-4
+    with pytest.raises(ValueError, match='exported for inputs of 1x3x128x160 only .*not '
+                       '2x3x128x160: export it without --static'):
+        network(synthetic_batch(model, (128, 160), batch_size=2)[0])

@@ -1,7 +1,9 @@
 """Export a single-stage detector (backbone, neck and head, before box decoding and NMS) to
-ONNX, with dynamic batch size and image size, and check it against PyTorch in onnxruntime.
+ONNX, with dynamic batch size and image size (or ``--static``), and check it against PyTorch
+in onnxruntime.
 
-    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out model.onnx [--shape H W]
+    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out model.onnx [--shape H W] \
+        [--static] [--opset N]
 
 Then evaluate the exported model exactly as the checkpoint (boxes decoded and NMS-ed by the
 config's head in Python), or time it against PyTorch:
@@ -27,6 +29,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
         help='image size to trace with (the file takes any size; default 800 1333)')
+    parser.add_argument(
+        '--static', action='store_true',
+        help='fix the input to one image of --shape (padded as the data preprocessor pads), '
+        'for runtimes and converters that need static shapes')
     parser.add_argument('--opset', type=int, default=None,
                         help='ONNX opset (default: the exporter\'s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -40,11 +46,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
           '(dynamo), then checking it in onnxruntime')
     with input_errors():
         report = export_detector(args.config, args.checkpoint, args.out, args.shape,
-                                 args.cfg_options, args.opset)
+                                 args.cfg_options, args.opset, args.static)
     print(f'wrote {report["path"]} ({report["size_mb"]:.1f} MB, opset {report["opset"]}): '
-          'input img (N, 3, H, W), '
+          f'input img {report["input"]}, '
           f'outputs {", ".join(f"{name} x{levels}" for name, levels in report["groups"])}')
-    print(f'checked in onnxruntime on another shape and batch size: outputs within '
+    checked_on = 'other images' if args.static else 'another shape and batch size'
+    print(f'checked in onnxruntime on {checked_on}: outputs within '
           f'{report["check_diff"]:.2g} of PyTorch\'s (relative to their magnitude)')
     return report
 
