@@ -191,8 +191,8 @@ class ONNXNetwork(nn.Module):
         path (str): The ``.onnx`` file.
         num_threads (int, optional): onnxruntime's intra-op threads. Defaults to torch's
             (``torch.get_num_threads()``), so the two compare on equal terms.
-        providers (list[str], optional): Execution providers. Defaults to onnxruntime's
-            available ones, in its order.
+        providers (list[str], optional): Execution providers. Defaults to CUDA's where
+            onnxruntime has it, then the CPU's.
     """
 
     def __init__(self,
@@ -207,8 +207,10 @@ class ONNXNetwork(nn.Module):
         self.path = path
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads or torch.get_num_threads()
-        self.session = ort.InferenceSession(
-            path, options, providers=providers or ort.get_available_providers())
+        if not providers:  # not Azure's (remote inference), which this package also lists
+            providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
+                         if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(path, options, providers=providers)
         props = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in props:
             raise ValueError(f'{path} was not exported by ghostdet (no {METADATA_KEY!r} '

@@ -58,7 +58,10 @@ def test_onnxruntime_computes_what_pytorch_computes_at_other_sizes(model, export
     img, _ = synthetic_batch(model, shape, batch_size=batch, seed=2)
     with torch.no_grad():
         expected = DenseNetwork(model)(img)
-    got = ONNXNetwork(exported['path'])(img)
+    network = ONNXNetwork(exported['path'])
+    providers = network.session.get_providers()  # CUDA's first where onnxruntime-gpu is in
+    assert providers[-1] == 'CPUExecutionProvider' and 'AzureExecutionProvider' not in providers
+    got = network(img)
     assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
     assert expected[0].shape[0] == batch and expected[0].shape[1] == 9 * 3  # anchors x classes
     assert relative_difference(expected, got) < 1e-4
