@@ -2,7 +2,7 @@
 
 The exported graph is the part a deployment runtime runs: backbone, neck and the dense head's
 ``forward`` (raw class scores and box deltas per FPN level), with the batch size and image
-size left dynamic. Decoding the boxes and NMS stay in Python: :class:`ONNXRuntimeDetector` runs
+size left dynamic (or fixed, ``static``). Decoding the boxes and NMS stay in Python: :class:`ONNXRuntimeDetector` runs
 the graph with onnxruntime and hands its outputs to the mmdet head's ``predict_by_feat``, so
 ``tools/test.py CONFIG model.onnx`` evaluates the exported model as the PyTorch one is.
 
@@ -25,7 +25,7 @@ from ..analysis.complexity import eval_no_grad
 from ..utils.registry import build_model
 
 INPUT_NAME = 'img'
-METADATA_KEY = 'ghostdet'  # the ONNX model's metadata: output groups, head type, classes
+METADATA_KEY = 'ghostdet'  # the file's metadata: output groups, head, classes, static shape
 
 
 def dense_head(model: nn.Module) -> nn.Module:
