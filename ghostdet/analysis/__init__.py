@@ -9,7 +9,8 @@ from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_fl
 from .confusion import (confusion_matrix, format_confusion_table, match_image,
                         plot_confusion_matrix, save_confusion, test_set_confusion)
 from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
-                        randomize_batchnorm, replace_backbone, synthetic_batch,
+                        randomize_batchnorm, relative_difference, replace_backbone,
+                        synthetic_batch,
                         synthetic_train_batch)
 from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
                       format_latency_table, measure_interleaved, measure_latency, module_runner,
@@ -22,7 +23,8 @@ __all__ = [
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
     'confusion_matrix', 'format_confusion_table', 'match_image', 'plot_confusion_matrix',
     'save_confusion', 'test_set_confusion', 'DetectorNetwork', 'build_detector', 'fuse_conv_bn',
-    'load_config', 'randomize_batchnorm', 'replace_backbone', 'synthetic_batch',
+    'load_config', 'randomize_batchnorm', 'relative_difference', 'replace_backbone',
+    'synthetic_batch',
     'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_modules',
     'benchmark_train_step', 'format_latency_table', 'measure_interleaved', 'measure_latency',
     'module_runner', 'num_threads'

@@ -222,6 +222,24 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def relative_difference(expected: Sequence[Tensor], got: Sequence[Tensor]) -> float:
+    """The largest difference between two models' outputs, each output's relative to its
+    largest magnitude in ``expected`` (absolute where that is 0). Raises ValueError when the
+    outputs differ in number or shape."""
+    if len(expected) != len(got):
+        raise ValueError(f'{len(got)} outputs, expected {len(expected)}')
+    worst = 0.0
+    for want, have in zip(expected, got):
+        if tuple(want.shape) != tuple(have.shape):
+            raise ValueError(f'an output shaped {tuple(have.shape)}, expected '
+                             f'{tuple(want.shape)}')
+        if want.numel():
+            scale = float(want.abs().max())
+            diff = float((want - have).abs().max())
+            worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst
+
+
 def fuse_conv_bn(model: nn.Module,
                  img: Tensor,
                  rtol: float = 1e-4,
@@ -273,11 +291,7 @@ def fuse_conv_bn(model: nn.Module,
         return mmcv_fuse_conv_bn(copy.deepcopy(module).eval())
 
     probe = randomize_batchnorm(copy.deepcopy(model))
-    worst = 0.0
-    for before, after in zip(outputs(probe), outputs(fold(probe))):
-        scale = float(before.abs().max()) if before.numel() else 0.0
-        diff = float((before - after).abs().max()) if before.numel() else 0.0
-        worst = max(worst, diff / scale if scale > 0 else diff)
+    worst = relative_difference(outputs(probe), outputs(fold(probe)))
     del probe
     if worst > rtol:
         raise ValueError(

@@ -142,3 +142,17 @@ def test_randomize_batchnorm_is_seeded_and_in_range():
     assert torch.equal(a[1].bias, b[1].bias)
     assert a[1].running_var.min() >= 0.5 and a[1].running_var.max() <= 2.0
     assert a[1].running_mean.abs().max() <= 0.5 and a[1].weight.min() >= 0.5
+
+
+def test_relative_difference_is_per_output_and_names_a_shape_mismatch():
+    from ghostdet.analysis import relative_difference
+    big, small, zero = torch.full((2, 3), 100.0), torch.full((4, ), 0.5), torch.zeros(2)
+    # 1 off in 100, 0.1 off in 0.5, 0.01 off where the expected output is 0 (absolute)
+    got = (big + 1, small + 0.1, zero + 0.01)
+    assert relative_difference((big, small, zero), got) == pytest.approx(0.2)
+    assert relative_difference((big, ), (big + 1, )) == pytest.approx(0.01)
+    assert relative_difference((zero, ), (zero + 0.01, )) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match=r'an output shaped \(3,\), expected \(4,\)'):
+        relative_difference((small, ), (torch.zeros(3), ))
+    with pytest.raises(ValueError, match='1 outputs, expected 2'):
+        relative_difference((big, small), (big, ))
