@@ -2,9 +2,10 @@
 
 The exported graph is the part a deployment runtime runs: backbone, neck and the dense head's
 ``forward`` (raw class scores and box deltas per FPN level), with the batch size and image
-size left dynamic (or fixed, ``static``). Decoding the boxes and NMS stay in Python: :class:`ONNXRuntimeDetector` runs
-the graph with onnxruntime and hands its outputs to the mmdet head's ``predict_by_feat``, so
-``tools/test.py CONFIG model.onnx`` evaluates the exported model as the PyTorch one is.
+size left dynamic (or fixed, ``static``). Decoding the boxes and NMS stay in Python:
+:class:`ONNXRuntimeDetector` runs the graph with onnxruntime and hands its outputs to the mmdet
+head's ``predict_by_feat``, so ``tools/test.py CONFIG model.onnx`` evaluates the exported model
+as the PyTorch one is.
 
 onnx, onnxscript (torch's exporter) and onnxruntime are imported only here, when used
 (``requirements/deploy.txt``).
@@ -22,6 +23,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..analysis.complexity import eval_no_grad
+from ..analysis.detectors import relative_difference
 from ..utils.registry import build_model
 
 INPUT_NAME = 'img'
@@ -159,15 +161,7 @@ def check_onnx(model: nn.Module, path: str, img: Tensor) -> float:
     network on ``img``, relative to each output's largest magnitude."""
     with eval_no_grad(model):
         expected = DenseNetwork(model)(img)
-    worst = 0.0
-    for want, got in zip(expected, ONNXNetwork(path)(img)):
-        if tuple(want.shape) != tuple(got.shape):
-            raise ValueError(f'ONNX output shaped {tuple(got.shape)}, PyTorch '
-                             f'{tuple(want.shape)}')
-        scale = float(want.abs().max()) if want.numel() else 0.0
-        diff = float((want - got).abs().max()) if want.numel() else 0.0
-        worst = max(worst, diff / scale if scale > 0 else diff)
-    return worst
+    return relative_difference(expected, ONNXNetwork(path)(img))
 
 
 def check_exported_from(model: nn.Module, path: str, img: Tensor, rtol: float = 1e-4) -> float:
@@ -318,7 +312,7 @@ def export_detector(config,
             fails.
     """
     from ..analysis.detectors import build_detector, synthetic_batch
-    from ..models.utils import check_state_dict_keys
+    from ..models.utils import load_checked_state_dict
     from ..utils.checkpoint import load_local_checkpoint
 
     if not out.endswith('.onnx'):
@@ -327,11 +321,9 @@ def export_detector(config,
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     model = build_detector(config, cfg_options)
     dense_head(model)  # refuse a two-stage detector before loading anything
-    state = load_local_checkpoint(checkpoint, map_location='cpu')
-    weights = state.get('state_dict', state)
-    check_state_dict_keys(model, weights, source=checkpoint)  # all of them, or refuse
-    model.load_state_dict(weights)
-    classes = (state.get('meta') or {}).get('dataset_meta', {}).get('classes')
+    load_checked_state_dict(model, checkpoint)  # all of the weights, or refuse
+    meta = load_local_checkpoint(checkpoint, map_location='cpu').get('meta') or {}
+    classes = meta.get('dataset_meta', {}).get('classes')
     height, width = (int(v) for v in shape)
     img, _ = synthetic_batch(model, (height, width))
     check_shape = (height, width) if static else (height * 3 // 4, width * 3 // 4)

@@ -274,8 +274,14 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
 
 
 def test_export_and_onnx_mistakes_are_one_line_errors(trained, exported, tmp_path):
+    from ghostdet.models import MobileNetV3
     faster = REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'
+    other = tmp_path / 'mobilenetv3.pth'  # weights of another architecture
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in MobileNetV3('small').state_dict().items()}}, other)
     cases = [
+        (['tools/deployment/pytorch2onnx.py', CONFIG, other, '--out', tmp_path / 'o.onnx'],
+         f'error: {other} does not match RetinaNet'),
         (['tools/deployment/pytorch2onnx.py', CONFIG, trained / 'iter_8.pth', '--out',
           tmp_path / 'model.pt'], f'error: the output must be an .onnx file, got '
          f'{tmp_path}/model.pt'),
