@@ -4,4 +4,4 @@
 # Several machines: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_test.sh ...
 # On CPU-only machines it runs too (gloo backend), e.g. for testing.
 set -euo pipefail
-exec bash "$(dirname "$0")/torchrun.sh" "$3" tools/test.py "$1" "$2" --launcher pytorch "${@:4}"
+exec bash "$(dirname "$0")/torchrun.sh" "$3" test.py "$1" "$2" --launcher pytorch "${@:4}"

@@ -217,17 +217,19 @@ def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trai
                                                                  tmp_path):
     """``tools/dist_test.sh`` over 2 processes, with the BatchNorms folded inside the DDP
     wrapper, on 3 images: the sampler pads rank 1 with a repeat of image 0, and the gathered
-    results must drop it and keep the dataset's order, equal to the one-process run's."""
-    out = tmp_path / 'dist.pkl'
+    results must drop it and keep the dataset's order, equal to the one-process run's. Run
+    from another folder, its relative paths are taken from there, as ``tools/test.py``'s."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
                PORT='29733')
     result = subprocess.run(
-        ['bash', 'tools/dist_test.sh', CONFIG, str(trained / 'iter_8.pth'), '2', '--work-dir',
-         str(tmp_path / 'w'), '--out', str(out), '--fuse-conv-bn']
+        ['bash', str(REPO / 'tools/dist_test.sh'), CONFIG, str(trained / 'iter_8.pth'), '2',
+         '--work-dir', 'w', '--out', 'dist.pkl', '--fuse-conv-bn']
         + options(data_root, **{'model.test_cfg.score_thr': 0.0,
                                 'test_dataloader.dataset.indices': 3}),
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / 'dist.pkl'
+    assert out.is_file() and (tmp_path / 'w').is_dir()
     log = result.stdout + result.stderr
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
     assert 'folded 80 BatchNorm layers into the convolutions' in log
@@ -362,12 +364,14 @@ def test_bad_paths_and_options_are_one_line_errors(tmp_path):
 
 
 def test_distributed_training_two_processes_gloo(data_root, tmp_path):
+    """``tools/dist_train.sh`` over 2 processes, called from another folder with a relative
+    ``--work-dir`` (taken from there, as ``tools/train.py`` takes it)."""
     work_dir = tmp_path / 'ddp'
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
                PORT='29731')
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir)]
-        + options(data_root, **{'train_cfg.max_epochs': 1}), cwd=REPO, env=env,
+        ['bash', str(REPO / 'tools/dist_train.sh'), CONFIG, '2', '--work-dir', 'ddp']
+        + options(data_root, **{'train_cfg.max_epochs': 1}), cwd=tmp_path, env=env,
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
