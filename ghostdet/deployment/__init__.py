@@ -1,8 +1,11 @@
-"""Deployment: export a detector's network to ONNX, check it, and run it with onnxruntime."""
+"""Deployment: export a detector's network to ONNX, check it, quantize it to int8, and run it
+with onnxruntime."""
 from .onnx import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_exported_from,
                    check_onnx, export_detector, export_onnx, onnx_test_model)
+from .quantize import CalibrationImages, quantize_detector, quantize_onnx
 
 __all__ = [
     'DenseNetwork', 'ONNXNetwork', 'ONNXRuntimeDetector', 'check_exported_from', 'check_onnx',
-    'export_detector', 'export_onnx', 'onnx_test_model'
+    'export_detector', 'export_onnx', 'onnx_test_model', 'CalibrationImages',
+    'quantize_detector', 'quantize_onnx'
 ]

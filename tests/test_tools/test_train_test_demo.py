@@ -275,6 +275,36 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')  # from the file
 
 
+def test_quantize_tool_writes_an_int8_file_that_test_py_evaluates(data_root, exported,
+                                                                   tmp_path):
+    """``tools/deployment/quantize_onnx.py`` calibrates on the training split through the
+    test pipeline, and ``tools/test.py`` evaluates the int8 file like the float one."""
+    out = tmp_path / 'int8.onnx'
+    result = run_tool(['tools/deployment/quantize_onnx.py', CONFIG, exported[1], '--out', out,
+                       '--images', '4'] + options(data_root))
+    log = result.stdout + result.stderr
+    assert 'calibration: 4/4 images' in log and f'wrote {out} (' in log
+    assert 'calibrated on 4 images' in log and 'differ from the float file\'s by up to' in log
+    predictions = tmp_path / 'int8.pkl'
+    result = run_tool(['tools/test.py', CONFIG, out, '--work-dir', tmp_path / 'w', '--out',
+                       predictions] + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr
+    assert len(load_predictions(predictions)) == 4
+    wrong = REPO / 'configs/mobilenetv3/retinanet_mobilenetv3-large_fpn_1x_coco.py'
+    cases = [
+        (['tools/deployment/quantize_onnx.py', CONFIG, tmp_path / 'none.onnx', '--out', out],
+         f'error: ONNX model not found: {tmp_path}/none.onnx'),
+        (['tools/deployment/quantize_onnx.py', wrong, exported[1], '--out', tmp_path / 'w.onnx'],
+         "but the config builds a {'head': 'RetinaHead', 'num_classes': 80}"),
+        (['tools/deployment/quantize_onnx.py', CONFIG, out, '--out', tmp_path / 'again.onnx']
+         + options(data_root), f'error: {out} is already quantized (int8 weights)'),
+    ]
+    for args, message in cases:
+        result = run_tool(args, check=False)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert 'Traceback' not in result.stderr and message in result.stderr, args
+
+
 def test_export_and_onnx_mistakes_are_one_line_errors(trained, exported, tmp_path):
     from ghostdet.models import MobileNetV3
     faster = REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'

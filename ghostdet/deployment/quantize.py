@@ -1,0 +1,217 @@
+"""int8 quantization of a file written by :func:`~ghostdet.deployment.onnx.export_onnx`.
+
+onnxruntime's static quantization: the convolution weights become int8 (one scale per output
+channel by default), and the activations between them uint8, with ranges calibrated by running
+the float graph on real images (min/max of each tensor over the calibration images). The file
+keeps its ghostdet metadata, plus a ``quantized`` record, so ``tools/test.py CONFIG
+model_int8.onnx`` measures what quantizing costs in mAP, and ``tools/analysis/benchmark.py``
+times it.
+
+The calibration images come from a split of the config's dataset through its *test* pipeline
+and data preprocessor, i.e. as the deployed model will see them. The default is the training
+split, so that the test split stays held out.
+"""
+import itertools
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Dict, Iterable, Iterator, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .onnx import INPUT_NAME, METADATA_KEY, ONNXNetwork
+
+SPLITS = ('train', 'val', 'test')
+
+
+def _inner_dataset(dataset_cfg):
+    """The dataset a wrapper (``RepeatDataset``, ``ClassBalancedDataset``, ...) wraps."""
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+class CalibrationImages:
+    """``num_images`` images of a config's ``split``, spread evenly over it, each as a batch of
+    one shaped as the data preprocessor outputs it (normalised, padded): what the deployed
+    network is fed. The images go through the config's test pipeline, whatever the split. The
+    dataset is read when this is made; the images when iterated (``len`` says how many).
+
+    Raises:
+        ValueError: An unknown split, ``num_images`` < 1, or an empty dataset.
+    """
+
+    def __init__(self,
+                 config,
+                 num_images: int = 64,
+                 split: str = 'train',
+                 cfg_options: Optional[dict] = None) -> None:
+        from mmdet.registry import DATASETS
+        from mmengine.registry import DefaultScope
+
+        from ..analysis.detectors import load_config
+        from ..utils.registry import build_model
+
+        if split not in SPLITS:
+            raise ValueError(f'split must be one of {", ".join(SPLITS)}, got {split!r}')
+        if num_images < 1:
+            raise ValueError(f'calibration needs at least one image, got {num_images}')
+        cfg = load_config(config, cfg_options)
+        dataset_cfg = dict(_inner_dataset(cfg[f'{split}_dataloader']['dataset']))
+        dataset_cfg['pipeline'] = _inner_dataset(cfg.test_dataloader.dataset).pipeline
+        self.preprocessor = build_model(cfg.model.data_preprocessor)
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
+            self.dataset = DATASETS.build(dataset_cfg)
+        if len(self.dataset) == 0:
+            raise ValueError(f'the {split} split of the config holds no images to calibrate on')
+        count = min(num_images, len(self.dataset))
+        self.indices = [int(i) for i in np.linspace(0, len(self.dataset) - 1, count).round()]
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        from mmengine.dataset import pseudo_collate
+
+        for index in self.indices:
+            with torch.no_grad():
+                yield self.preprocessor(pseudo_collate([self.dataset[index]]), False)['inputs']
+
+
+class _Reader:
+    """onnxruntime's ``CalibrationDataReader`` protocol over tensors, counting and reporting
+    them."""
+
+    def __init__(self, inputs: Iterable[Tensor], progress: Optional[Callable[[str], None]],
+                 total: Optional[int]) -> None:
+        self.inputs = iter(inputs)
+        self.progress = progress
+        self.total = total
+        self.count = 0
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        img = next(self.inputs, None)
+        if img is None:
+            return None
+        self.count += 1
+        if self.progress is not None and (self.count % 8 == 0 or self.count == self.total):
+            of = f'/{self.total}' if self.total else ''
+            self.progress(f'calibration: {self.count}{of} images')
+        return {INPUT_NAME: img.detach().to('cpu', torch.float32).contiguous().numpy()}
+
+
+def quantize_onnx(src: str,
+                  out: str,
+                  inputs: Iterable[Tensor],
+                  per_channel: bool = True,
+                  total: Optional[int] = None,
+                  calibration: Optional[dict] = None,
+                  progress: Optional[Callable[[str], None]] = print) -> dict:
+    """Write an int8 copy of the ghostdet ONNX file ``src`` to ``out``, calibrated on
+    ``inputs``.
+
+    Weights int8 (per output channel unless ``per_channel`` is False), activations uint8
+    (onnxruntime's fast path on x86 CPUs), quantize/dequantize pairs around each quantized
+    operator (QDQ). BatchNorms are folded and the graph simplified first (onnxruntime's
+    pre-processing). The activation ranges are the min/max over the calibration images
+    (onnxruntime keeps two numbers per tensor and image, not the tensors). Not with its
+    ``CalibMaxIntermediateOutputs``: onnxruntime 1.32 drops the ranges collected so far when
+    it reaches that count instead of merging them.
+
+    The file is written to ``out.part`` and renamed to ``out`` once it runs in onnxruntime on
+    the first calibration image, with outputs shaped as the float file's.
+
+    Args:
+        src (str): A file written by :func:`~ghostdet.deployment.onnx.export_onnx`.
+        out (str): The ``.onnx`` file to write.
+        inputs (Iterable[Tensor]): Calibration batches as the data preprocessor outputs them
+            (e.g. :class:`CalibrationImages`).
+        per_channel (bool): One weight scale per output channel. Defaults to True.
+        total (int, optional): How many images ``inputs`` holds, for the progress lines.
+        calibration (dict, optional): Where the images came from, kept in the file's metadata.
+        progress (Callable[[str], None], optional): Receives progress lines. Defaults to print.
+
+    Returns:
+        dict: ``path``, ``size_mb``, ``src_size_mb``, ``images`` (calibration images used),
+        ``quantized_nodes`` (QuantizeLinear nodes written) and ``output_diff`` (largest
+        difference to the float file's outputs on the first calibration image, relative to each
+        output's largest magnitude).
+
+    Raises:
+        FileNotFoundError: No such ``src``.
+        ValueError: ``src`` is not a float ghostdet file, ``out`` is not a new ``.onnx`` path,
+            or there is no calibration image.
+    """
+    import onnx
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
+                                          quant_pre_process, quantize_static)
+
+    from ..analysis.detectors import relative_difference
+
+    if not out.endswith('.onnx'):
+        raise ValueError(f'the output must be an .onnx file, got {out}')
+    if osp.abspath(out) == osp.abspath(src):
+        raise ValueError(f'write the quantized model to another file than {src}')
+    source = ONNXNetwork(src)  # a ghostdet file, or a named error
+    if source.meta.get('quantized'):
+        raise ValueError(f'{src} is already quantized ({source.meta["quantized"]["weights"]} '
+                         'weights): quantize the float file written by pytorch2onnx.py')
+    inputs = iter(inputs)
+    first = next(inputs, None)
+    if first is None:
+        raise ValueError('no calibration image: the int8 activation ranges need some')
+    reader = _Reader(itertools.chain([first], inputs), progress, total)
+    part = f'{out}.part'  # becomes ``out`` once it runs: no half-written file
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            prepared = osp.join(tmp, 'prepared.onnx')
+            # the dynamic height and width defeat the symbolic shape inference; not needed
+            quant_pre_process(src, prepared, skip_symbolic_shape=True)
+            quantize_static(
+                prepared, part, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax)
+        graph = onnx.load(part)
+        meta = dict(source.meta, quantized=dict(
+            weights='int8', activations='uint8', per_channel=per_channel, method='minmax',
+            images=reader.count, calibration=calibration))
+        props = {p.key: p.value for p in graph.metadata_props}
+        onnx.helper.set_model_props(graph, dict(props, **{METADATA_KEY: json.dumps(meta)}))
+        onnx.save(graph, part)
+        expected = source(first)
+        got = ONNXNetwork(part)(first)
+        diff = relative_difference(expected, got)  # names a shape or count mismatch
+        os.replace(part, out)
+    finally:
+        if osp.exists(part):
+            os.remove(part)
+    nodes = sum(node.op_type == 'QuantizeLinear' for node in graph.graph.node)
+    return dict(path=out, size_mb=osp.getsize(out) / 2**20, src_size_mb=osp.getsize(src) / 2**20,
+                images=reader.count, quantized_nodes=nodes, output_diff=diff)
+
+
+def quantize_detector(config,
+                      src: str,
+                      out: str,
+                      num_images: int = 64,
+                      split: str = 'train',
+                      per_channel: bool = True,
+                      cfg_options: Optional[dict] = None,
+                      progress: Optional[Callable[[str], None]] = print) -> dict:
+    """What ``tools/deployment/quantize_onnx.py`` does: check that ``src`` was exported from
+    the config's detector, then :func:`quantize_onnx` it calibrated on
+    :class:`CalibrationImages` of the config."""
+    from ..analysis.detectors import load_config
+    from ..utils.registry import build_model
+    from .onnx import onnx_test_model
+
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'ONNX model not found: {src}')
+    cfg = load_config(config, cfg_options)
+    build_model(onnx_test_model(cfg.model, src))  # another config's file: a named error
+    images = CalibrationImages(cfg, num_images, split)
+    return quantize_onnx(src, out, images, per_channel, len(images), dict(split=split), progress)
