@@ -61,6 +61,8 @@ class LatencyResult:
         amp (bool): Whether CUDA autocast (fp16) was on.
         warmup (int): Untimed runs before the timed ones.
         times_ms (list[float]): Time of each timed run (one batch), in ms.
+        precision (str): What the model computes in when not what ``amp`` says (e.g. ``'int8'``
+            for a quantized ONNX file). Defaults to ``''``: ``'AMP fp16'`` or ``'fp32'``.
     """
     name: str
     device: str
@@ -69,6 +71,11 @@ class LatencyResult:
     amp: bool
     warmup: int
     times_ms: List[float] = field(default_factory=list)
+    precision: str = ''
+
+    @property
+    def precision_name(self) -> str:
+        return self.precision or ('AMP fp16' if self.amp else 'fp32')
 
     @property
     def runs(self) -> int:
@@ -103,7 +110,7 @@ class LatencyResult:
 
     def summary(self) -> str:
         """One line: median and p10-p90 per image, throughput and the settings."""
-        precision = 'AMP fp16' if self.amp else 'fp32'
+        precision = self.precision_name
         return (f'{self.name}: {self.ms_per_image:.2f} ms/image median '
                 f'(p10 {self.p10_ms / self.batch_size:.2f}, '
                 f'p90 {self.p90_ms / self.batch_size:.2f}), {self.images_per_s:.1f} images/s; '
@@ -122,7 +129,8 @@ def measure_interleaved(fns: Sequence[Tuple[str, Callable[[], Any]]],
                         batch_size: int = 1,
                         amp: bool = False,
                         progress: Optional[Callable[[str], None]] = _log_stderr,
-                        progress_every_s: float = 5.0) -> List[LatencyResult]:
+                        progress_every_s: float = 5.0,
+                        precisions: Optional[Sequence[str]] = None) -> List[LatencyResult]:
     """Time several functions side by side: in rounds, each function once per round
     (``warmup`` untimed rounds, then ``runs`` timed ones), so that a drift of the machine during
     the measurement (clock speed, other load) reaches them all alike and their ratios stay
@@ -143,6 +151,9 @@ def measure_interleaved(fns: Sequence[Tuple[str, Callable[[], Any]]],
             ``progress_every_s`` seconds and each result's summary at the end; None for
             silence. Defaults to printing to stderr.
         progress_every_s (float): Defaults to 5.0.
+        precisions (Sequence[str], optional): Each function's
+            :attr:`LatencyResult.precision` (e.g. ``'int8'``), for the results only.
+            Defaults to None (what ``amp`` says, for all).
 
     Returns:
         list[LatencyResult]: One per function, in order.
@@ -157,8 +168,11 @@ def measure_interleaved(fns: Sequence[Tuple[str, Callable[[], Any]]],
         raise RuntimeError('device is CUDA but torch.cuda.is_available() is False')
     sync = torch.cuda.synchronize if is_cuda else (lambda: None)
     device_name = f'cuda ({torch.cuda.get_device_name()})' if is_cuda else 'cpu'
-    results = [LatencyResult(name, device_name, batch_size, torch.get_num_threads(), amp, warmup)
-               for name, _ in fns]
+    precisions = list(precisions or [''] * len(fns))
+    if len(precisions) != len(fns):
+        raise ValueError(f'{len(precisions)} precisions for {len(fns)} functions')
+    results = [LatencyResult(name, device_name, batch_size, torch.get_num_threads(), amp, warmup,
+                             precision=precision) for (name, _), precision in zip(fns, precisions)]
     last_report = time.perf_counter()
     for i in range(warmup + runs):
         for (name, fn), result in zip(fns, results):
@@ -231,6 +245,7 @@ def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
                       threads: Optional[int] = None,
                       progress: Optional[Callable[[str], None]] = _log_stderr,
                       batch_size: Optional[int] = None,
+                      precisions: Optional[Sequence[str]] = None,
                       **kwargs: Any) -> List[LatencyResult]:
     """Latency of ``model(*inputs, **kwargs)`` for each ``(name, model)``, on the same inputs,
     timed side by side (:func:`module_runner` + :func:`measure_interleaved`).
@@ -250,6 +265,7 @@ def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
         batch_size (int, optional): Images per call, for models that take a list of
             ``(C, H, W)`` images (torchvision detectors); None reads it from the inputs as
             above. Defaults to None.
+        precisions (Sequence[str], optional): See :func:`measure_interleaved`.
         **kwargs: Keyword arguments of the call.
 
     Returns:
@@ -273,7 +289,8 @@ def benchmark_modules(models: Sequence[Tuple[str, nn.Module]],
             device=device,
             batch_size=batch_size,
             amp=amp,
-            progress=progress)
+            progress=progress,
+            precisions=precisions)
 
 
 def benchmark_module(model: nn.Module, inputs: Inputs, name: str = 'model',
@@ -345,7 +362,7 @@ def format_latency_table(results: Sequence[LatencyResult],
         head += f' vs {baseline} |'
     lines = [head, '|---|---|---|---:|---:|---:|---:|---:|---:|' + ('---:|' if base else '')]
     for r in results:
-        line = (f'| {r.name} | {r.device} | {"AMP fp16" if r.amp else "fp32"} | {r.batch_size} '
+        line = (f'| {r.name} | {r.device} | {r.precision_name} | {r.batch_size} '
                 f'| {r.threads} | {r.ms_per_image:.2f} | {r.p10_ms / r.batch_size:.2f}-'
                 f'{r.p90_ms / r.batch_size:.2f} | {r.images_per_s:.1f} '
                 f'| {r.warmup}+{r.runs} |')

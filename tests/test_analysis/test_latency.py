@@ -59,6 +59,17 @@ def test_measure_interleaved_alternates_run_by_run():
         measure_interleaved([], progress=None)
 
 
+def test_measure_interleaved_records_precisions_other_than_amps():
+    lines = []
+    results = measure_interleaved([('a', lambda: None), ('b', lambda: None)], runs=1, warmup=0,
+                                  progress=lines.append, precisions=['', 'int8'])
+    assert [r.precision_name for r in results] == ['fp32', 'int8']
+    assert '; cpu, fp32, batch' in lines[0] and '; cpu, int8, batch' in lines[1]
+    assert '| b | cpu | int8 | 1 |' in format_latency_table(results)
+    with pytest.raises(ValueError, match='1 precisions for 2 functions'):
+        measure_interleaved([('a', lambda: None), ('b', lambda: None)], precisions=['int8'])
+
+
 def test_benchmark_modules_times_each_model_and_restores_modes():
     slow, fast = nn.Sequential(*[nn.Linear(64, 64) for _ in range(20)]), nn.Linear(64, 64)
     slow.train()

@@ -94,29 +94,37 @@ def test_benchmark_refused_fold_is_a_one_line_error(monkeypatch, capsys):
     assert err.endswith("so mmcv's fuse_conv_bn cannot fold this model") and '\n' not in err
 
 
-def test_benchmark_onnx_times_the_exported_file_beside_its_checkpoint(tmp_path, capsys):
+def test_benchmark_onnx_times_the_exported_files_beside_their_checkpoint(tmp_path, capsys):
+    """The float file and its int8 copy, each a row beside the PyTorch network."""
     import torch
 
     from ghostdet.analysis import build_detector, synthetic_batch
-    from ghostdet.deployment import export_onnx
+    from ghostdet.deployment import export_onnx, quantize_onnx
     config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_ghost-fpn_1x_coco.py')
     model = build_detector(config)
     checkpoint, onnx_file = tmp_path / 'model.pth', tmp_path / 'model.onnx'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     export_onnx(model, str(onnx_file), synthetic_batch(model, (64, 64))[0])
+    int8_file = tmp_path / 'int8.onnx'
+    quantize_onnx(str(onnx_file), str(int8_file),
+                  [synthetic_batch(model, (64, 96), seed=seed)[0] for seed in range(2)],
+                  progress=None)
     tool = _tool('benchmark')
     args = [config, str(checkpoint), '--shape', '96', '64', '--runs', '2', '--warmup', '1',
-            '--threads', '1', '--mode', 'network', '--onnx', str(onnx_file)]
+            '--threads', '1', '--mode', 'network', '--onnx', str(onnx_file), str(int8_file)]
     results = tool.main(args)
-    assert [r.name for r in results] == ['RetinaNet (network)', f'onnxruntime ({onnx_file})']
+    assert [r.name for r in results] == ['RetinaNet (network)', f'onnxruntime ({onnx_file})',
+                                         f'onnxruntime int8 ({int8_file})']
+    assert [r.precision_name for r in results] == ['fp32', 'fp32', 'int8']
     assert all(r.threads == 1 and r.runs == 2 for r in results)
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith('| ')]
-    ratio = results[1].ms_per_image / results[0].ms_per_image
-    assert rows[-1].startswith(f'| onnxruntime ({onnx_file})') and rows[-1].endswith(
-        f'| {ratio:.2f}x |')
+    for row, result in zip(rows[-2:], results[1:]):
+        ratio = result.ms_per_image / results[0].ms_per_image
+        assert row.startswith(f'| {result.name} | cpu | {result.precision_name} |')
+        assert row.endswith(f'| {ratio:.2f}x |')
     # other weights (none given: random) than the file's: refused, not timed
     with pytest.raises(SystemExit) as exit_info:
-        tool.main(args[:1] + args[2:])
+        tool.main(args[:1] + args[2:-1])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith(
         f'error: {onnx_file} does not compute what this model computes')

@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
         [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
-        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE]
+        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE ...]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
@@ -15,10 +15,12 @@ head on ``--proposals`` fixed synthetic RoIs per image, so the work does not dep
 as deployment does, after checking the fold (on a copy with random BatchNorm statistics, whose
 folded outputs must equal its unfolded ones), and prints both rows and their ratio. The two are
 timed side by side, one run of each in turn, so a drift of the machine reaches both alike.
-``--onnx FILE`` (``--mode network``, CPU) also times the model exported to FILE by
+``--onnx FILE ...`` (``--mode network``, CPU) also times each model exported to FILE by
 ``tools/deployment/pytorch2onnx.py`` in onnxruntime, with as many threads as torch, side by side
 with the PyTorch network it computes (backbone, neck, head; no decoding or NMS). FILE must
-compute what CONFIG with CHECKPOINT computes (checked on the timed input).
+compute what CONFIG with CHECKPOINT computes (checked on the timed input); an int8 file
+(``tools/deployment/quantize_onnx.py``) must have its outputs (number and shapes), and its row
+says int8.
 """
 import argparse
 from typing import List, Optional
@@ -57,8 +59,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='also time the model with each BatchNorm folded into the convolution before it '
         '(the fold checked to keep the outputs) and print the ratio')
     parser.add_argument(
-        '--onnx', default=None, metavar='FILE',
-        help='also time this exported model in onnxruntime (with --mode network, on CPU)')
+        '--onnx', nargs='+', default=None, metavar='FILE',
+        help='also time these exported models (float or int8) in onnxruntime (with --mode '
+        'network, on CPU)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
@@ -96,11 +99,16 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
         timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp)
         if args.mode == 'network':  # side by side, run by run (one model: just timed)
             networks = [(name, DetectorNetwork(net, args.proposals)) for name, net in models]
-            if args.onnx:
+            precisions = [''] * len(networks)
+            for path in args.onnx or []:
                 with input_errors():  # not a file, not ours, not this model: one line, exit 2
-                    check_exported_from(model, args.onnx, inputs)
-                    networks.append((f'onnxruntime ({args.onnx})', ONNXNetwork(args.onnx)))
-            results = benchmark_modules(networks, inputs, **timing)
+                    check_exported_from(model, path, inputs)
+                    network = ONNXNetwork(path)
+                quantized = network.meta.get('quantized')
+                precisions.append('int8' if quantized else '')
+                networks.append((f'onnxruntime{" int8" if quantized else ""} ({path})',
+                                 network))
+            results = benchmark_modules(networks, inputs, precisions=precisions, **timing)
         else:
             results = benchmark_modules(models, (inputs, samples), mode=args.mode, **timing)
     if len(results) == 1:
