@@ -2,10 +2,10 @@
 with onnxruntime."""
 from .onnx import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_exported_from,
                    check_onnx, export_detector, export_onnx, onnx_test_model)
-from .quantize import CalibrationImages, quantize_detector, quantize_onnx
+from .quantize import CalibrationImages, export_for_timing, quantize_detector, quantize_onnx
 
 __all__ = [
     'DenseNetwork', 'ONNXNetwork', 'ONNXRuntimeDetector', 'check_exported_from', 'check_onnx',
     'export_detector', 'export_onnx', 'onnx_test_model', 'CalibrationImages',
-    'quantize_detector', 'quantize_onnx'
+    'export_for_timing', 'quantize_detector', 'quantize_onnx'
 ]

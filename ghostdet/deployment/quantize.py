@@ -16,7 +16,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Iterable, Iterator, Optional
+from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -215,3 +215,24 @@ def quantize_detector(config,
     build_model(onnx_test_model(cfg.model, src))  # another config's file: a named error
     images = CalibrationImages(cfg, num_images, split)
     return quantize_onnx(src, out, images, per_channel, len(images), dict(split=split), progress)
+
+
+def export_for_timing(model: torch.nn.Module,
+                      folder: str,
+                      img: Tensor,
+                      calibration: Iterable[Tensor],
+                      progress: Optional[Callable[[str], None]] = print) -> Tuple[str, str]:
+    """Export ``model``'s network to ``folder/float.onnx`` (traced and checked on ``img``, see
+    :func:`~ghostdet.deployment.onnx.export_onnx`) and quantize that to ``folder/int8.onnx``
+    calibrated on ``calibration``: the two files ``benchmark.py --export-onnx`` times beside
+    the PyTorch model. Calibrated on whatever ``calibration`` holds (e.g. synthetic images),
+    the int8 file's speed is what it would be, not its accuracy. Returns the two paths."""
+    from .onnx import export_onnx
+
+    float_file, int8_file = osp.join(folder, 'float.onnx'), osp.join(folder, 'int8.onnx')
+    report = export_onnx(model, float_file, img)
+    if progress is not None:
+        progress(f'exported the network to ONNX ({report["size_mb"]:.1f} MB, outputs within '
+                 f'{report["check_diff"]:.2g} of PyTorch\'s); quantizing it to int8')
+    quantize_onnx(float_file, int8_file, calibration, progress=None)
+    return float_file, int8_file

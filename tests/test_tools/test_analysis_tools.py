@@ -132,6 +132,29 @@ def test_benchmark_onnx_times_the_exported_files_beside_their_checkpoint(tmp_pat
         tool.parse_args([config, '--onnx', str(onnx_file)])  # --mode predict: not the network
 
 
+def test_benchmark_export_onnx_times_float_and_int8_files_of_the_model(capsys):
+    """Random weights will do: the files are exported from the model itself."""
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    tool = _tool('benchmark')
+    results = tool.main([config, '--shape', '64', '96', '--runs', '2', '--warmup', '1',
+                         '--threads', '1', '--mode', 'network', '--export-onnx'])
+    assert [(r.name, r.precision_name) for r in results] == [
+        ('RetinaNet (network)', 'fp32'), ('onnxruntime (exported)', 'fp32'),
+        ('onnxruntime int8 (exported)', 'int8')]
+    out = capsys.readouterr().out
+    assert 'exported the network to ONNX (' in out
+    ratio = results[2].ms_per_image / results[1].ms_per_image
+    assert out.rstrip().endswith(f'int8 took {ratio:.2f}x of the float file\'s time in '
+                                 'onnxruntime')
+    faster = str(REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py')
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([faster, '--shape', '64', '96', '--mode', 'network', '--export-onnx'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith('error: FasterRCNN is a two-stage detector')
+    with pytest.raises(SystemExit):
+        tool.parse_args([config, '--export-onnx'])  # --mode predict: not the network
+
+
 def test_benchmark_amp_on_cpu_is_refused():
     with pytest.raises(SystemExit):
         _tool('benchmark').parse_args(['cfg.py', '--amp'])

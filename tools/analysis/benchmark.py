@@ -2,7 +2,8 @@
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
         [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
-        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE ...]
+        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE ...] \
+        [--export-onnx]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
@@ -20,9 +21,13 @@ timed side by side, one run of each in turn, so a drift of the machine reaches b
 with the PyTorch network it computes (backbone, neck, head; no decoding or NMS). FILE must
 compute what CONFIG with CHECKPOINT computes (checked on the timed input); an int8 file
 (``tools/deployment/quantize_onnx.py``) must have its outputs (number and shapes), and its row
-says int8.
+says int8. ``--export-onnx`` exports the model itself (random weights will do) to a temporary
+float file and an int8 copy calibrated on synthetic images, and times both: int8's speed on
+any config, without a dataset (its accuracy needs ``tools/deployment/quantize_onnx.py`` on real
+images and ``tools/test.py``).
 """
 import argparse
+import tempfile
 from typing import List, Optional
 
 from mmengine.config import DictAction
@@ -30,7 +35,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
                                format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
-from ghostdet.deployment import ONNXNetwork, check_exported_from
+from ghostdet.deployment import ONNXNetwork, check_exported_from, export_for_timing
 from ghostdet.utils.cli import input_errors
 
 
@@ -62,6 +67,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--onnx', nargs='+', default=None, metavar='FILE',
         help='also time these exported models (float or int8) in onnxruntime (with --mode '
         'network, on CPU)')
+    parser.add_argument(
+        '--export-onnx', action='store_true',
+        help='also export this model to ONNX, float and int8 (calibrated on synthetic images: '
+        'for timing only), and time both in onnxruntime (with --mode network, on CPU)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
@@ -70,17 +79,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.amp and not args.device.startswith('cuda'):
         parser.error('--amp (fp16 autocast) needs --device cuda')
-    if args.onnx and (args.mode != 'network' or args.device != 'cpu'):
-        parser.error('--onnx times the network only, on onnxruntime\'s CPU provider: use it '
-                     'with --mode network and --device cpu')
+    for flag, given in (('--onnx', args.onnx), ('--export-onnx', args.export_onnx)):
+        if given and (args.mode != 'network' or args.device != 'cpu'):
+            parser.error(f'{flag} times the network only, on onnxruntime\'s CPU provider: use '
+                         'it with --mode network and --device cpu')
     return args
 
 
 def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
     """Returns the timings: the model as built, then (``--fuse-conv-bn``) its folded copy,
-    then (``--onnx``) the exported model in onnxruntime."""
+    then (``--onnx``) the exported models in onnxruntime, then (``--export-onnx``) the float
+    and int8 files exported from the model."""
     args = parse_args(argv)
-    with num_threads(args.threads):
+    with num_threads(args.threads), tempfile.TemporaryDirectory() as tmp:
         with input_errors():  # a bad path or option: one line, exit 2
             model = build_detector(args.config, args.cfg_options, args.checkpoint, args.device)
         inputs, samples = synthetic_batch(model, args.shape, args.batch_size)
@@ -100,13 +111,20 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
         if args.mode == 'network':  # side by side, run by run (one model: just timed)
             networks = [(name, DetectorNetwork(net, args.proposals)) for name, net in models]
             precisions = [''] * len(networks)
-            for path in args.onnx or []:
+            files = [(path, path) for path in args.onnx or []]
+            if args.export_onnx:
+                calibration = [synthetic_batch(model, args.shape, seed=seed)[0]
+                               for seed in range(1, 5)]
+                with input_errors():  # e.g. a two-stage detector: one line, exit 2
+                    exported = export_for_timing(model, tmp, inputs, calibration)
+                files += list(zip(('exported', 'exported'), exported))
+            for label, path in files:
                 with input_errors():  # not a file, not ours, not this model: one line, exit 2
                     check_exported_from(model, path, inputs)
                     network = ONNXNetwork(path)
                 quantized = network.meta.get('quantized')
                 precisions.append('int8' if quantized else '')
-                networks.append((f'onnxruntime{" int8" if quantized else ""} ({path})',
+                networks.append((f'onnxruntime{" int8" if quantized else ""} ({label})',
                                  network))
             results = benchmark_modules(networks, inputs, precisions=precisions, **timing)
         else:
@@ -115,6 +133,10 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
         print(results[0].summary())
     else:
         print(format_latency_table(results, baseline=results[0].name))
+    if args.export_onnx:
+        exported_float, exported_int8 = results[-2:]
+        print(f'int8 took {exported_int8.ms_per_image / exported_float.ms_per_image:.2f}x of '
+              'the float file\'s time in onnxruntime')
     return results
 
 
