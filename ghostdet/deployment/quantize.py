@@ -16,7 +16,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -34,25 +34,60 @@ def _inner_dataset(dataset_cfg):
     return dataset_cfg
 
 
+class _ImageFiles:
+    """Image files through a test pipeline: the samples of a dataset of unlabelled images
+    (mmdet's ``LoadAnnotations`` loads no box where a sample has no ``instances``)."""
+
+    def __init__(self, paths: List[str], pipeline: list, scope: str) -> None:
+        from mmengine.dataset import Compose
+        from mmengine.registry import DefaultScope
+
+        self.paths = paths
+        with DefaultScope.overwrite_default_scope(scope):
+            self.pipeline = Compose(pipeline)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def get_data_info(self, index: int) -> dict:
+        return dict(img_path=self.paths[index], img_id=index)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.pipeline(self.get_data_info(index))
+
+
 class CalibrationImages:
-    """``num_images`` images of a config's ``split``, spread evenly over it, each as a batch of
-    one shaped as the data preprocessor outputs it (normalised, padded): what the deployed
-    network is fed. The images go through the config's test pipeline, whatever the split. The
-    dataset is read when this is made; the images when iterated (``len`` says how many).
+    """``num_images`` images of a config's ``split`` (or of ``image_dir``), spread evenly over
+    it, each as a batch of one shaped as the data preprocessor outputs it (normalised, padded):
+    what the deployed network is fed. The images go through the config's test pipeline,
+    whatever the split. The dataset is read when this is made; the images when iterated
+    (``len`` says how many).
+
+    Args:
+        config: The config (file, ``mmdet::`` path or Config).
+        num_images (int): How many images at most. Defaults to 64.
+        split (str): ``'train'``, ``'val'`` or ``'test'``: the dataloader whose dataset the
+            images come from. Defaults to ``'train'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+        image_dir (str, optional): Unlabelled images instead (a folder, a file or a glob
+            pattern; e.g. frames from the camera the detector will run on). Defaults to None.
 
     Raises:
         ValueError: An unknown split, ``num_images`` < 1, or an empty dataset.
+        FileNotFoundError: ``image_dir`` holds no image.
     """
 
     def __init__(self,
                  config,
                  num_images: int = 64,
                  split: str = 'train',
-                 cfg_options: Optional[dict] = None) -> None:
+                 cfg_options: Optional[dict] = None,
+                 image_dir: Optional[str] = None) -> None:
         from mmdet.registry import DATASETS
         from mmengine.registry import DefaultScope
 
         from ..analysis.detectors import load_config
+        from ..apis.inference import collect_images
         from ..utils.registry import build_model
 
         if split not in SPLITS:
@@ -60,16 +95,23 @@ class CalibrationImages:
         if num_images < 1:
             raise ValueError(f'calibration needs at least one image, got {num_images}')
         cfg = load_config(config, cfg_options)
-        dataset_cfg = dict(_inner_dataset(cfg[f'{split}_dataloader']['dataset']))
-        dataset_cfg['pipeline'] = _inner_dataset(cfg.test_dataloader.dataset).pipeline
+        pipeline = _inner_dataset(cfg.test_dataloader.dataset).pipeline
+        scope = cfg.get('default_scope', 'mmdet')
         self.preprocessor = build_model(cfg.model.data_preprocessor)
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
-            self.dataset = DATASETS.build(dataset_cfg)
-        if len(self.dataset) == 0:
-            raise ValueError(f'the {split} split of the config holds no images to calibrate on')
+        if image_dir is not None:
+            self.dataset = _ImageFiles(collect_images(image_dir), pipeline, scope)
+            self.source = dict(image_dir=str(image_dir))
+        else:
+            dataset_cfg = dict(_inner_dataset(cfg[f'{split}_dataloader']['dataset']))
+            dataset_cfg['pipeline'] = pipeline
+            with DefaultScope.overwrite_default_scope(scope):
+                self.dataset = DATASETS.build(dataset_cfg)
+            self.source = dict(split=split)
+            if len(self.dataset) == 0:
+                raise ValueError(f'the {split} split of the config holds no images to '
+                                 'calibrate on')
         count = min(num_images, len(self.dataset))
         self.indices = [int(i) for i in np.linspace(0, len(self.dataset) - 1, count).round()]
-        self.split = split
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -201,10 +243,11 @@ def quantize_detector(config,
                       split: str = 'train',
                       per_channel: bool = True,
                       cfg_options: Optional[dict] = None,
-                      progress: Optional[Callable[[str], None]] = print) -> dict:
+                      progress: Optional[Callable[[str], None]] = print,
+                      image_dir: Optional[str] = None) -> dict:
     """What ``tools/deployment/quantize_onnx.py`` does: check that ``src`` was exported from
     the config's detector, then :func:`quantize_onnx` it calibrated on
-    :class:`CalibrationImages` of the config."""
+    :class:`CalibrationImages` of the config (or of ``image_dir``)."""
     from ..analysis.detectors import load_config
     from ..utils.registry import build_model
     from .onnx import onnx_test_model
@@ -213,8 +256,8 @@ def quantize_detector(config,
         raise FileNotFoundError(f'ONNX model not found: {src}')
     cfg = load_config(config, cfg_options)
     build_model(onnx_test_model(cfg.model, src))  # another config's file: a named error
-    images = CalibrationImages(cfg, num_images, split)
-    return quantize_onnx(src, out, images, per_channel, len(images), dict(split=split), progress)
+    images = CalibrationImages(cfg, num_images, split, image_dir=image_dir)
+    return quantize_onnx(src, out, images, per_channel, len(images), images.source, progress)
 
 
 def export_for_timing(model: torch.nn.Module,

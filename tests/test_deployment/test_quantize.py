@@ -78,6 +78,20 @@ def test_calibration_images_are_the_test_pipelines_normalised_inputs(data_root, 
     assert len(CalibrationImages(CONFIG, 99, 'val', options(data_root))) == 3  # all it has
 
 
+def test_calibration_on_a_folder_of_unlabelled_images_is_the_splits_calibration(data_root):
+    """``image_dir``: the same images through the same pipeline, annotations left out."""
+    split = CalibrationImages(CONFIG, 3, 'val', options(data_root))
+    files = CalibrationImages(CONFIG, 3, 'val', options(data_root),
+                              image_dir=data_root + 'images/val_*.jpg')
+    assert split.source == dict(split='val')
+    assert files.source == dict(image_dir=data_root + 'images/val_*.jpg')
+    assert len(files) == 3
+    for from_split, from_files in zip(split, files):
+        assert torch.equal(from_split, from_files)
+    with pytest.raises(FileNotFoundError, match='no images found at'):
+        CalibrationImages(CONFIG, image_dir=data_root + 'images/none_*.jpg')
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(split='bogus'), 'split must be one of train, val, test'),
     (dict(num_images=0), 'calibration needs at least one image'),

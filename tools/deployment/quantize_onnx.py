@@ -2,12 +2,13 @@
 calibrated on images of the config's dataset.
 
     python tools/deployment/quantize_onnx.py CONFIG model.onnx --out model_int8.onnx \
-        [--images 64] [--split train|val|test] [--per-tensor]
+        [--images 64] [--split train|val|test | --image-dir PATH] [--per-tensor]
 
 Weights become int8 (one scale per output channel unless ``--per-tensor``), activations
 uint8, with ranges from the float graph's min/max over ``--images`` images of ``--split``
-(default train, so the test split stays held out) through the config's test pipeline. Then
-measure what it costs in mAP and what it gains in speed:
+(default train, so the test split stays held out), or of ``--image-dir`` (unlabelled images,
+e.g. frames from the camera it will run on), through the config's test pipeline. Then measure
+what it costs in mAP and what it gains in speed:
 
     python tools/test.py CONFIG model_int8.onnx
     python tools/analysis/benchmark.py CONFIG CHECKPOINT --mode network --onnx model.onnx \
@@ -32,6 +33,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='calibration images, spread over the split (default 64)')
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
                         help='the dataset split to calibrate on (default train)')
+    parser.add_argument(
+        '--image-dir', default=None, metavar='PATH',
+        help='calibrate on these images instead of a split: a folder, a file or a glob '
+        'pattern (unlabelled will do)')
     parser.add_argument('--per-tensor', action='store_true',
                         help='one scale per weight tensor instead of per output channel')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -41,12 +46,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
-    print(f'quantizing {args.onnx} to int8, calibrated on up to {args.images} {args.split} '
-          f'images of {args.config}', flush=True)
+    source = args.image_dir or f'the {args.split} split of {args.config}'
+    print(f'quantizing {args.onnx} to int8, calibrated on up to {args.images} images of '
+          f'{source}', flush=True)
     with input_errors():
         report = quantize_detector(args.config, args.onnx, args.out, args.images, args.split,
                                    not args.per_tensor, args.cfg_options,
-                                   progress=lambda line: print(line, flush=True))
+                                   progress=lambda line: print(line, flush=True),
+                                   image_dir=args.image_dir)
     print(f'wrote {report["path"]} ({report["size_mb"]:.1f} MB, the float file '
           f'{report["src_size_mb"]:.1f} MB): {report["quantized_nodes"]} tensors quantized, '
           f'calibrated on {report["images"]} images')
