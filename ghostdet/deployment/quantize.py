@@ -7,9 +7,9 @@ keeps its ghostdet metadata, plus a ``quantized`` record, so ``tools/test.py CON
 model_int8.onnx`` measures what quantizing costs in mAP, and ``tools/analysis/benchmark.py``
 times it.
 
-The calibration images come from a split of the config's dataset through its *test* pipeline
-and data preprocessor, i.e. as the deployed model will see them. The default is the training
-split, so that the test split stays held out.
+The calibration images come from a split of the config's dataset (or a folder of unlabelled
+images) through its *test* pipeline and data preprocessor, i.e. as the deployed model will see
+them. The default is the training split, so that the test split stays held out.
 """
 import itertools
 import json

@@ -298,6 +298,9 @@ def test_quantize_tool_writes_an_int8_file_that_test_py_evaluates(data_root, exp
          "but the config builds a {'head': 'RetinaHead', 'num_classes': 80}"),
         (['tools/deployment/quantize_onnx.py', CONFIG, out, '--out', tmp_path / 'again.onnx']
          + options(data_root), f'error: {out} is already quantized (int8 weights)'),
+        (['tools/deployment/quantize_onnx.py', CONFIG, exported[1], '--out', out, '--split',
+          'val', '--image-dir', data_root], 'argument --image-dir: not allowed with argument '
+         '--split'),
     ]
     for args, message in cases:
         result = run_tool(args, check=False)

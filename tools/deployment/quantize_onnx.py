@@ -31,9 +31,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='the int8 .onnx file to write')
     parser.add_argument('--images', type=int, default=64,
                         help='calibration images, spread over the split (default 64)')
-    parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--split', choices=['train', 'val', 'test'], default='train',
                         help='the dataset split to calibrate on (default train)')
-    parser.add_argument(
+    source.add_argument(
         '--image-dir', default=None, metavar='PATH',
         help='calibrate on these images instead of a split: a folder, a file or a glob '
         'pattern (unlabelled will do)')
