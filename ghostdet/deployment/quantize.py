@@ -120,8 +120,9 @@ class CalibrationImages:
         from mmengine.dataset import pseudo_collate
 
         for index in self.indices:
-            with torch.no_grad():
-                yield self.preprocessor(pseudo_collate([self.dataset[index]]), False)['inputs']
+            with torch.no_grad():  # not around the yield: it would leave the caller without grad
+                img = self.preprocessor(pseudo_collate([self.dataset[index]]), False)['inputs']
+            yield img
 
 
 class _Reader:

@@ -92,6 +92,18 @@ def test_calibration_on_a_folder_of_unlabelled_images_is_the_splits_calibration(
         CalibrationImages(CONFIG, image_dir=data_root + 'images/none_*.jpg')
 
 
+def test_calibration_images_leave_autograd_as_it_was_between_images(calibration):
+    """The images are made without autograd, but a paused iteration must not keep it off
+    for the caller (it did: later tests in the same process could not train)."""
+    images = iter(calibration)
+    next(images)
+    assert torch.is_grad_enabled()
+    with torch.no_grad():
+        next(images)
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(split='bogus'), 'split must be one of train, val, test'),
     (dict(num_images=0), 'calibration needs at least one image'),
