@@ -275,6 +275,24 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')  # from the file
 
 
+def test_distributed_test_runs_the_onnx_file(data_root, tested, exported, tmp_path):
+    """``tools/dist_test.sh`` with the ONNX file: each process runs it in onnxruntime on
+    its share, and the gathered results are the checkpoint's."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT='29735')
+    result = subprocess.run(
+        ['bash', str(REPO / 'tools/dist_test.sh'), CONFIG, str(exported[1]), '2', '--work-dir',
+         'w', '--out', 'dist_onnx.pkl']
+        + options(data_root, **{'model.test_cfg.score_thr': 0.0,
+                                'test_dataloader.dataset.indices': 3}),
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'Distributed training: True' in log and 'bbox_mAP_copypaste' in log
+    assert_same_top_scores(load_predictions(tmp_path / 'dist_onnx.pkl'),
+                           load_predictions(tested[1])[:3])
+
+
 def test_quantize_tool_writes_an_int8_file_that_test_py_evaluates(data_root, exported,
                                                                    tmp_path):
     """``tools/deployment/quantize_onnx.py`` calibrates on the training split through the
