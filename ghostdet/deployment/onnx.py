@@ -14,7 +14,7 @@ import inspect
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -156,35 +156,39 @@ def export_onnx(model: nn.Module,
                 input=shape, size_mb=osp.getsize(path) / 2**20)
 
 
-def check_onnx(model: nn.Module, path: str, img: Tensor) -> float:
-    """The largest difference between the ONNX model's outputs (onnxruntime) and ``model``'s
-    network on ``img``, relative to each output's largest magnitude."""
+def check_onnx(model: nn.Module, onnx_model: Union[str, 'ONNXNetwork'], img: Tensor) -> float:
+    """The largest difference between the ONNX model's outputs (onnxruntime; a file or an
+    opened :class:`ONNXNetwork`) and ``model``'s network on ``img``, relative to each output's
+    largest magnitude."""
+    network = onnx_model if isinstance(onnx_model, ONNXNetwork) else ONNXNetwork(onnx_model)
     with eval_no_grad(model):
         expected = DenseNetwork(model)(img)
-    return relative_difference(expected, ONNXNetwork(path)(img))
+    return relative_difference(expected, network(img))
 
 
-def check_exported_from(model: nn.Module, path: str, img: Tensor, rtol: float = 1e-4) -> float:
-    """Raise ValueError unless the ONNX file ``path`` computes what ``model`` computes on
-    ``img`` (within ``rtol``, see :func:`check_onnx`): before comparing the two, e.g. timing
-    them, make sure they are the same model. Returns the difference.
+def check_exported_from(model: nn.Module,
+                        onnx_model: Union[str, 'ONNXNetwork'],
+                        img: Tensor,
+                        rtol: float = 1e-4) -> float:
+    """Raise ValueError unless the ONNX model (a file or an opened :class:`ONNXNetwork`)
+    computes what ``model`` computes on ``img`` (within ``rtol``, see :func:`check_onnx`):
+    before comparing the two, e.g. timing them, make sure they are the same model. Returns the
+    difference.
 
     An int8 file (:func:`~ghostdet.deployment.quantize.quantize_onnx`) differs from its model
     by what quantizing changed, on random images more than on real ones, so only its outputs'
     number and shapes are checked (the same architecture); what it computes is measured by
     ``tools/test.py`` on the test split."""
-    with eval_no_grad(model):
-        expected = DenseNetwork(model)(img)
-    network = ONNXNetwork(path)
+    network = onnx_model if isinstance(onnx_model, ONNXNetwork) else ONNXNetwork(onnx_model)
     try:
-        diff = relative_difference(expected, network(img))
+        diff = check_onnx(model, network, img)
     except ValueError as err:
-        raise ValueError(f'{path} is not an export of this model ({err}): give the config and '
-                         'checkpoint it was exported from') from None
+        raise ValueError(f'{network.path} is not an export of this model ({err}): give the '
+                         'config and checkpoint it was exported from') from None
     if diff > rtol and not network.meta.get('quantized'):
-        raise ValueError(f'{path} does not compute what this model computes (outputs differ by '
-                         f'up to {diff:.3g} of their magnitude): give the config and checkpoint '
-                         'it was exported from')
+        raise ValueError(f'{network.path} does not compute what this model computes (outputs '
+                         f'differ by up to {diff:.3g} of their magnitude): give the config and '
+                         'checkpoint it was exported from')
     return diff
 
 

@@ -110,18 +110,20 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
         timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp)
         if args.mode == 'network':  # side by side, run by run (one model: just timed)
             networks = [(name, DetectorNetwork(net, args.proposals)) for name, net in models]
-            precisions = [''] * len(networks)
-            files = [(path, path) for path in args.onnx or []]
-            if args.export_onnx:
+            files = []
+            for path in args.onnx or []:
+                with input_errors():  # not a file, not ours, not this model: one line, exit 2
+                    network = ONNXNetwork(path)
+                    check_exported_from(model, network, inputs)
+                files.append((path, network))
+            if args.export_onnx:  # checked as they are written
                 calibration = [synthetic_batch(model, args.shape, seed=seed)[0]
                                for seed in range(1, 5)]
                 with input_errors():  # e.g. a two-stage detector: one line, exit 2
                     exported = export_for_timing(model, tmp, inputs, calibration)
-                files += list(zip(('exported', 'exported'), exported))
-            for label, path in files:
-                with input_errors():  # not a file, not ours, not this model: one line, exit 2
-                    check_exported_from(model, path, inputs)
-                    network = ONNXNetwork(path)
+                files += [('exported', ONNXNetwork(path)) for path in exported]
+            precisions = [''] * len(networks)
+            for label, network in files:
                 quantized = network.meta.get('quantized')
                 precisions.append('int8' if quantized else '')
                 networks.append((f'onnxruntime{" int8" if quantized else ""} ({label})',
