@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -433,3 +434,24 @@ def test_distributed_training_two_processes_gloo(data_root, tmp_path):
     assert ckpt['meta']['iter'] == 2  # saved inside epoch 1, before its counter moves on
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])
     assert 'backbone.conv_stem.weight' in ckpt['state_dict']
+
+def test_torchrun_runs_its_own_checkouts_ghostdet(tmp_path):
+    """``tools/torchrun.sh`` (under dist_train.sh and dist_test.sh) puts its checkout first on
+    ``PYTHONPATH``: every process imports that checkout's ghostdet, ahead of an installed one
+    (here the editable install of this repository), and a plain checkout without
+    ``pip install -e`` runs its dist scripts."""
+    checkout = tmp_path / 'checkout'
+    shutil.copytree(REPO / 'ghostdet', checkout / 'ghostdet',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    (checkout / 'tools').mkdir()
+    shutil.copy(REPO / 'tools' / 'torchrun.sh', checkout / 'tools')
+    (checkout / 'tools' / 'where.py').write_text(
+        'import importlib.util\n'
+        'print("ghostdet from", importlib.util.find_spec("ghostdet").origin)\n')
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29733')
+    env.pop('PYTHONPATH', None)
+    result = subprocess.run(['bash', str(checkout / 'tools' / 'torchrun.sh'), '2', 'where.py'],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.findall(r'ghostdet from (\S+)', result.stdout) == [
+        str(checkout / 'ghostdet' / '__init__.py')] * 2
