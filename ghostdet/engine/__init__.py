@@ -1,7 +1,8 @@
-from .hooks import CheckpointKeysHook, FiniteLossHook, FuseConvBNHook, ProgressBarHook
+from .hooks import (CheckpointKeysHook, FiniteLossHook, FuseConvBNHook, ProgressBarHook,
+                    RandomStateHook, get_random_states, set_random_states)
 from .loops import ResumableEpochBasedTrainLoop
 
 __all__ = [
     'CheckpointKeysHook', 'FiniteLossHook', 'FuseConvBNHook', 'ProgressBarHook',
-    'ResumableEpochBasedTrainLoop'
+    'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'get_random_states', 'set_random_states'
 ]

@@ -1,7 +1,12 @@
-"""Hooks: stop bad runs early with a message that says what went wrong and where, show test
-progress, and test a model with its BatchNorms folded as deployment runs it."""
+"""Hooks: stop bad runs early with a message that says what went wrong and where, keep the
+random state with each checkpoint, show test progress, and test a model with its BatchNorms
+folded as deployment runs it."""
 import math
-from typing import Optional, Sequence, Tuple
+import random
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -150,3 +155,62 @@ class FuseConvBNHook(Hook):
             f'folded {folded} BatchNorm layers into the convolutions before them (the check, '
             f'with random BatchNorm statistics, differs by at most {diff:.2g} of the outputs\' '
             'magnitude)')
+
+
+RANDOM_STATES = 'random_states'  # the checkpoint's key
+
+
+def get_random_states() -> Dict[str, Any]:
+    """This process's random generators: Python's, numpy's global one, torch's CPU one and,
+    where CUDA is in use, each GPU's. Plain ints, lists and tensors, which
+    ``torch.load(weights_only=True)`` reads."""
+    name, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    states = dict(python=random.getstate(),
+                  numpy=(name, key.tolist(), int(pos), int(has_gauss), float(gauss)),
+                  torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_random_states(states: Dict[str, Any]) -> None:
+    """Put back what :func:`get_random_states` returned (the GPUs' only where as many are in
+    use)."""
+    python = states['python']
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    name, key, pos, has_gauss, gauss = states['numpy']
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(states['torch'])
+    cuda = states.get('cuda')
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Save the random generators' state in every checkpoint, for
+    :class:`~ghostdet.engine.ResumableEpochBasedTrainLoop` to put back when it resumes from it.
+
+    mmengine saves the seed, not the state: a resumed run draws its random flips, crops and
+    samples from the seed again, so it trains on other draws than the run it continues. The
+    loop registers this hook itself; it is registered here for configs that want the state in
+    their checkpoints with another loop. After loading a checkpoint it only keeps the state
+    (:meth:`take_resumed_states`): a ``load_from`` start must not take a finished run's
+    draws, and the loop knows when the state is due.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._loaded: Optional[Dict[str, Any]] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[RANDOM_STATES] = get_random_states()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._loaded = checkpoint.get(RANDOM_STATES)
+
+    def take_resumed_states(self) -> Optional[Dict[str, Any]]:
+        """The state in the last checkpoint loaded (None where it had none), once."""
+        states, self._loaded = self._loaded, None
+        return states

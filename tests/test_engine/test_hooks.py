@@ -87,3 +87,23 @@ def test_fuse_conv_bn_hook_folds_the_test_model_in_place_and_logs_it():
     for b, a in zip(before, after):
         assert torch.allclose(b, a, rtol=1e-4, atol=1e-4 * float(b.abs().max()))
     assert lines and lines[0].startswith('folded 80 BatchNorm layers')
+
+
+def test_random_states_come_back_and_load_with_weights_only(tmp_path):
+    import random
+
+    import numpy as np
+
+    from ghostdet.engine import get_random_states, set_random_states
+
+    def draws():
+        return (random.random(), np.random.rand(3).tolist(), float(np.random.randn()),
+                torch.rand(3).tolist())
+
+    np.random.randn()  # leaves a cached Gaussian in numpy's state
+    path = tmp_path / 'states.pth'
+    torch.save({'random_states': get_random_states()}, path)
+    first = draws()
+    assert draws() != first
+    set_random_states(torch.load(path, weights_only=True)['random_states'])
+    assert draws() == first

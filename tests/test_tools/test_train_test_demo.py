@@ -93,10 +93,13 @@ def test_uninterrupted_training_writes_iteration_checkpoints(trained):
     assert (trained / 'iter_2.pth').exists()  # every 2 iterations, inside the epoch too
 
 
-def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_root, tmp_path):
-    """... and with each epoch's logged loss the mean of exactly that epoch's iterations, as the
-    BCCD configs log it (``window_size='epoch'``) and the study's learning curves read it: the
-    resumed loop keeps the epoch's batch numbering and the checkpoint keeps the loss history."""
+def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_root, trained,
+                                                                         tmp_path):
+    """... and the very weights of the uninterrupted run (the checkpoint keeps the random state
+    of the flips: ``RandomStateHook``), and with each epoch's logged loss the mean of exactly
+    that epoch's iterations, as the BCCD configs log it (``window_size='epoch'``) and the
+    study's learning curves read it: the resumed loop keeps the epoch's batch numbering and the
+    checkpoint keeps the loss history."""
     from ghostdet.analysis.report import log_curves
     from ghostdet.utils.checkpoint import load_local_checkpoint
     config = tmp_path / 'epoch_loss.py'
@@ -129,6 +132,8 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     final = work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
     assert checkpoint_iter(final) == EPOCHS * ITERS_PER_EPOCH
     assert not list(work_dir.glob(f'iter_{EPOCHS * ITERS_PER_EPOCH + 1}*.pth'))
+    assert 'holds no random state' not in resumed
+    assert_same_weights(final, trained / final.name)
     # the resumed run trained only the iterations after the checkpoint
     trained_iters = [line for line in resumed.splitlines() if 'Epoch(train)' in line]
     assert len(trained_iters) == EPOCHS * ITERS_PER_EPOCH - last_saved_iter
@@ -142,6 +147,67 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     for epoch in curve:
         iters = history[(epoch - 1) * ITERS_PER_EPOCH:epoch * ITERS_PER_EPOCH]
         assert curve[epoch] == pytest.approx(float(iters.mean()), abs=6e-5), epoch
+
+
+def assert_same_weights(checkpoint, reference) -> None:
+    weights = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    expected = torch.load(reference, map_location='cpu', weights_only=True)['state_dict']
+    assert weights.keys() == expected.keys()
+    different = [k for k in weights if not torch.equal(weights[k], expected[k])]
+    assert not different, f'{len(different)} tensors differ, e.g. {different[:3]}'
+
+
+def test_resume_at_the_end_of_an_epoch_trains_the_uninterrupted_weights(data_root, trained,
+                                                                        tmp_path):
+    """From a checkpoint saved by iteration at an epoch's last batch (meta: epoch 0, iteration
+    4): the loop has only the epoch's end to run, and no batch to load."""
+    work_dir = tmp_path / 'boundary'
+    work_dir.mkdir()
+    start = work_dir / f'iter_{ITERS_PER_EPOCH}.pth'
+    start.write_bytes((trained / start.name).read_bytes())
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume', start]
+                      + options(data_root))
+    log = result.stdout + result.stderr
+    assert 'resuming at the end of epoch 1 (iteration 4)' in log
+    assert 'skipping its first' not in log
+    assert len(re.findall(r'Epoch\(train\)', log)) == ITERS_PER_EPOCH  # epoch 2 only
+    assert_same_weights(work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth',
+                        trained / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth')
+
+
+def test_resume_from_an_epoch_checkpoint_trains_the_uninterrupted_weights(data_root, trained,
+                                                                          tmp_path):
+    """``CheckpointHook(by_epoch=True)`` saves after the epoch's scheduler step, with the epoch
+    counted (meta: epoch 1): the resumed loop starts epoch 2 from the state saved then."""
+    by_epoch = {'default_hooks.checkpoint.by_epoch': True,
+                'default_hooks.checkpoint.interval': 1}
+    run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path / 'a']
+             + options(data_root, **by_epoch))
+    first = torch.load(tmp_path / 'a' / 'epoch_1.pth', map_location='cpu', weights_only=True)
+    assert (first['meta']['epoch'], first['meta']['iter']) == (1, ITERS_PER_EPOCH)
+    (tmp_path / 'b').mkdir()
+    (tmp_path / 'b' / 'epoch_1.pth').write_bytes((tmp_path / 'a' / 'epoch_1.pth').read_bytes())
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path / 'b', '--resume',
+                       tmp_path / 'b' / 'epoch_1.pth'] + options(data_root, **by_epoch))
+    assert len(re.findall(r'Epoch\(train\)', result.stdout + result.stderr)) == ITERS_PER_EPOCH
+    assert_same_weights(tmp_path / 'b' / 'epoch_2.pth', tmp_path / 'a' / 'epoch_2.pth')
+    # and training by epoch or by iteration checkpoints is the same training
+    assert_same_weights(tmp_path / 'a' / 'epoch_2.pth',
+                        trained / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth')
+
+
+def test_resume_from_a_checkpoint_without_random_state_says_so(data_root, trained, tmp_path):
+    """A checkpoint saved before ghostdet kept the random state still resumes."""
+    work_dir = tmp_path / 'old'
+    work_dir.mkdir()
+    start = work_dir / 'iter_6.pth'
+    checkpoint = torch.load(trained / start.name, map_location='cpu', weights_only=True)
+    assert checkpoint.pop('random_states')['torch'].dtype == torch.uint8
+    torch.save(checkpoint, start)
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume', start]
+                      + options(data_root))
+    assert 'the checkpoint holds no random state' in result.stdout + result.stderr
+    assert checkpoint_iter(work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth') == 8
 
 
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(
@@ -434,6 +500,8 @@ def test_distributed_training_two_processes_gloo(data_root, tmp_path):
     assert ckpt['meta']['iter'] == 2  # saved inside epoch 1, before its counter moves on
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])
     assert 'backbone.conv_stem.weight' in ckpt['state_dict']
+
+
 
 def test_torchrun_runs_its_own_checkouts_ghostdet(tmp_path):
     """``tools/torchrun.sh`` (under dist_train.sh and dist_test.sh) puts its checkout first on
