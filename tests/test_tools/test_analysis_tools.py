@@ -241,3 +241,35 @@ def test_confusion_matrix_bad_inputs_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         tool.main([config, str(evil), '--iou-thr', '0'])
     assert exit_info.value.code == 2 and '--iou-thr must be in (0, 1]' in capsys.readouterr().err
+
+
+def test_analyze_logs_prints_each_runs_best_and_last_validation(tmp_path, capsys):
+    from tests.test_analysis.test_logs import epoch_run, write_start
+    write_start(tmp_path / 'a', '20260101_000000', epoch_run(3))
+    write_start(tmp_path / 'b', '20260101_000000', epoch_run(2)[:-1])  # epoch 2 not validated
+    out = _tool('analyze_logs').main(['plot_curve', str(tmp_path / 'a'), str(tmp_path / 'b'),
+                                      '--keys', 'bbox_mAP_50', 'loss'])
+    printed = capsys.readouterr().out
+    assert out == tmp_path / 'a' / 'curves.png' and out.stat().st_size > 0
+    assert printed == (
+        'a: 12 logged iterations, 3 validations\n'
+        '  coco/bbox_mAP_50: best 0.5 at epoch 3, last 0.5 at epoch 3\n'
+        'b: 8 logged iterations, 1 validation\n'
+        '  coco/bbox_mAP_50: best 0.3 at epoch 1, last 0.3 at epoch 1\n'
+        f'wrote {out}\n')
+
+
+def test_analyze_logs_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    from tests.test_analysis.test_logs import epoch_run, write_start
+    write_start(tmp_path / 'a', 's', epoch_run(1))
+    for argv, message in (
+            (['plot_curve', str(tmp_path / 'nope')], f'error: {tmp_path}/nope does not exist\n'),
+            (['plot_curve', str(tmp_path / 'a'), '--keys', 'acc'],
+             "error: no run logged 'acc'; logged: lr, data_time, loss, loss_cls, time, "
+             'coco/bbox_mAP, coco/bbox_mAP_50\n'),
+            (['plot_curve', str(tmp_path / 'a'), '--legend', 'x', 'y'],
+             '--legend gives 2 names for 1 run\n')):
+        with pytest.raises(SystemExit) as exit_info:
+            _tool('analyze_logs').main(argv)
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.endswith(message)

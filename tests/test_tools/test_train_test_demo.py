@@ -100,6 +100,7 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     that epoch's iterations, as the BCCD configs log it (``window_size='epoch'``) and the
     study's learning curves read it: the resumed loop keeps the epoch's batch numbering and the
     checkpoint keeps the loss history."""
+    from ghostdet.analysis.logs import read_training_log
     from ghostdet.analysis.report import log_curves
     from ghostdet.utils.checkpoint import load_local_checkpoint
     config = tmp_path / 'epoch_loss.py'
@@ -147,6 +148,14 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     for epoch in curve:
         iters = history[(epoch - 1) * ITERS_PER_EPOCH:epoch * ITERS_PER_EPOCH]
         assert curve[epoch] == pytest.approx(float(iters.mean()), abs=6e-5), epoch
+    # analyze_logs joins the two starts: each iteration once, the resumed start's where both
+    # logged it (iterations after the checkpoint that the killed start had reached)
+    result = run_tool(['tools/analysis/analyze_logs.py', 'plot_curve', work_dir])
+    assert f'{EPOCHS * ITERS_PER_EPOCH} logged iterations, 1 validation, 2 starts joined' \
+        in result.stdout
+    assert (work_dir / 'curves.png').stat().st_size > 0
+    assert logged_losses(read_training_log(work_dir)) == pytest.approx(
+        text_log_losses(log.read_text()), abs=6e-5)
 
 
 def assert_same_weights(checkpoint, reference) -> None:
@@ -208,6 +217,45 @@ def test_resume_from_a_checkpoint_without_random_state_says_so(data_root, traine
                       + options(data_root))
     assert 'the checkpoint holds no random state' in result.stdout + result.stderr
     assert checkpoint_iter(work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth') == 8
+
+
+def logged_losses(log) -> dict:
+    return {r['iter']: r['loss'] for r in log.train}
+
+
+def text_log_losses(text: str) -> dict:
+    """Each iteration's ``loss:`` in mmengine's text log, the last line winning (logger
+    interval 1)."""
+    losses = {}
+    for epoch, batch, loss in re.findall(
+            r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/\d+\].*?\sloss: ([\d.]+)', text):
+        losses[(int(epoch) - 1) * ITERS_PER_EPOCH + int(batch)] = float(loss)
+    return losses
+
+
+def test_analyze_logs_reads_what_the_run_logged(trained, tmp_path):
+    from ghostdet.analysis.logs import read_training_log
+    out = tmp_path / 'curves.png'
+    result = run_tool(['tools/analysis/analyze_logs.py', 'plot_curve', trained, '--keys', 'loss',
+                       'lr', '--legend', 'tiny', '--out', out])
+    # val_interval 100: the loop validates the last epoch only (no box scores 0.05 yet, so the
+    # validation logs its time and no mAP)
+    assert f'tiny: {EPOCHS * ITERS_PER_EPOCH} logged iterations, 1 validation\n' in result.stdout
+    assert f'wrote {out}' in result.stdout and out.stat().st_size > 0
+    text = ''.join(p.read_text() for p in sorted(trained.glob('*/*.log')))
+    log = read_training_log(trained)
+    assert sorted(logged_losses(log)) == list(range(1, EPOCHS * ITERS_PER_EPOCH + 1))
+    assert logged_losses(log) == pytest.approx(text_log_losses(text), abs=6e-5)
+    result = run_tool(['tools/analysis/analyze_logs.py', 'cal_train_time', trained])
+    assert f'-----Analyze train time of {trained.name}-----' in result.stdout
+    assert re.search(r'slowest epoch [12], average time is [\d.]+ s/iter', result.stdout)
+    # 3 of each epoch's 4 iterations: the first is left out
+    assert re.search(rf'over {EPOCHS * (ITERS_PER_EPOCH - 1)} logged iterations, \d+% of it '
+                     'waiting for data', result.stdout)
+    result = run_tool(['tools/analysis/analyze_logs.py', 'plot_curve', trained, '--keys', 'acc'],
+                      check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no run logged 'acc'; logged: lr, ")
 
 
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(
