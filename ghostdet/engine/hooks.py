@@ -162,28 +162,27 @@ RANDOM_STATES = 'random_states'  # the checkpoint's key
 
 def get_random_states() -> Dict[str, Any]:
     """This process's random generators: Python's, numpy's global one, torch's CPU one and,
-    where CUDA is in use, each GPU's. Plain ints, lists and tensors, which
-    ``torch.load(weights_only=True)`` reads."""
+    where CUDA is in use, the current GPU's (the one a distributed process trains on). Plain
+    ints, lists and tensors, which ``torch.load(weights_only=True)`` reads."""
     name, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)
     states = dict(python=random.getstate(),
                   numpy=(name, key.tolist(), int(pos), int(has_gauss), float(gauss)),
                   torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states['cuda'] = torch.cuda.get_rng_state_all()
+        states['cuda'] = torch.cuda.get_rng_state()
     return states
 
 
 def set_random_states(states: Dict[str, Any]) -> None:
-    """Put back what :func:`get_random_states` returned (the GPUs' only where as many are in
-    use)."""
+    """Put back what :func:`get_random_states` returned (the GPU's, on the current GPU, where
+    CUDA is available)."""
     python = states['python']
     random.setstate((python[0], tuple(python[1]), python[2]))
     name, key, pos, has_gauss, gauss = states['numpy']
     np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(states['torch'])
-    cuda = states.get('cuda')
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states['cuda'])
 
 
 @HOOKS.register_module()
@@ -193,9 +192,9 @@ class RandomStateHook(Hook):
 
     mmengine saves the seed, not the state: a resumed run draws its random flips, crops and
     samples from the seed again, so it trains on other draws than the run it continues. The
-    loop registers this hook itself; it is registered here for configs that want the state in
-    their checkpoints with another loop. After loading a checkpoint it only keeps the state
-    (:meth:`take_resumed_states`): a ``load_from`` start must not take a finished run's
+    loop registers this hook itself (configs name it only to keep the state with another
+    loop, which does not put it back). After loading a checkpoint the hook only keeps the
+    state (:meth:`take_resumed_states`): a ``load_from`` start must not take a finished run's
     draws, and the loop knows when the state is due.
     """
 

@@ -1,5 +1,7 @@
 """An epoch-based training loop that resumes mid-epoch without repeating or adding iterations,
 and with the random state the checkpoint was saved with."""
+import logging
+
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 from mmdet.registry import LOOPS
@@ -47,7 +49,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         if states is None:
             print_log('the checkpoint holds no random state (saved before ghostdet kept it): '
                       'the resumed run draws its random numbers anew from the seed',
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
         return states
 
     def run_epoch(self) -> None:

@@ -107,3 +107,13 @@ def test_random_states_come_back_and_load_with_weights_only(tmp_path):
     assert draws() != first
     set_random_states(torch.load(path, weights_only=True)['random_states'])
     assert draws() == first
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_random_states_keep_the_gpus_generator():
+    from ghostdet.engine import get_random_states, set_random_states
+    torch.rand(1, device='cuda')
+    states = get_random_states()
+    first = torch.rand(4, device='cuda').tolist()
+    set_random_states(states)
+    assert torch.rand(4, device='cuda').tolist() == first
