@@ -62,8 +62,8 @@ class TrainingLog:
 
     def series(self, key: str) -> Tuple[np.ndarray, np.ndarray, str]:
         """``(x, y, x_label)`` of ``key``: training keys against the iteration, validation keys
-        against the epoch or the iteration (see ``val``). Records without the key are left
-        out."""
+        against the epoch or the iteration (see ``val``); ``time`` and ``data_time``, which
+        both log, are the training ones. Records without the key are left out."""
         if key in self.train_keys:
             records, x_key, unit = self.train, 'iter', 'iteration'
         elif key in self.val_keys:
@@ -222,8 +222,9 @@ def plot_training_logs(logs: Sequence[TrainingLog], keys: Sequence[str], out: Pa
                 continue
             x, y, unit = log.series(key)
             units.add(unit)
+            validation = key not in log.train_keys  # time and data_time are in both
             ax.plot(x, y, color=f'C{i % 10}', label=log.name,
-                    marker='o' if key in log.val_keys or len(x) < 30 else None, markersize=4)
+                    marker='o' if validation or len(x) < 30 else None, markersize=4)
         ax.set_title(key, fontsize=10)
         ax.set_xlabel(' / '.join(sorted(units)))
         ax.grid(alpha=0.3)

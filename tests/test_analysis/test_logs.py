@@ -59,6 +59,8 @@ def test_a_work_dir_gives_train_and_validation_records_in_order(tmp_path):
     assert y[3] == pytest.approx(0.5)
     x, y, unit = log.series('coco/bbox_mAP')
     assert unit == 'epoch' and list(x) == [1, 2, 3] and y == pytest.approx([0.1, 0.2, 0.3])
+    x, _, unit = log.series('time')  # logged by training and validation: training's
+    assert unit == 'iteration' and len(x) == 12
     with pytest.raises(KeyError, match="logged no 'acc'"):
         log.series('acc')
     # a timestamped folder and the file itself name the same run

@@ -248,7 +248,7 @@ def test_analyze_logs_prints_each_runs_best_and_last_validation(tmp_path, capsys
     write_start(tmp_path / 'a', '20260101_000000', epoch_run(3))
     write_start(tmp_path / 'b', '20260101_000000', epoch_run(2)[:-1])  # epoch 2 not validated
     out = _tool('analyze_logs').main(['plot_curve', str(tmp_path / 'a'), str(tmp_path / 'b'),
-                                      '--keys', 'bbox_mAP_50', 'loss'])
+                                      '--keys', 'bbox_mAP_50', 'loss', 'time'])
     printed = capsys.readouterr().out
     assert out == tmp_path / 'a' / 'curves.png' and out.stat().st_size > 0
     assert printed == (

@@ -57,7 +57,8 @@ def plot_curve(args: argparse.Namespace) -> Path:
         print(f'{log.name}: {_count(len(log.train), "logged iteration")}, '
               f'{_count(len(log.val), "validation")}{starts}')
         for key in keys:
-            found = best_validation(log, key) if key in log.val_keys else None
+            validation = key in log.val_keys and key not in log.train_keys
+            found = best_validation(log, key) if validation else None
             if found:
                 best, at, last, last_at = found
                 print(f'  {key}: best {best:.4g} at {log.val_unit} {at}, last {last:.4g} '
