@@ -39,11 +39,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             runner.register_hook(RandomStateHook())
 
     def _resumed_random_states(self):
-        """The random state of the checkpoint this run resumed from, on the first epoch after
-        the resume (None otherwise, or where the checkpoint has none)."""
-        if getattr(self, '_random_states_taken', False) or self._iter == 0:
+        """The random state of the checkpoint this run resumed from, on the first epoch this
+        process runs (None on later epochs, in a run started from iteration 0, ``load_from``
+        included, or where the checkpoint has none)."""
+        if getattr(self, '_random_states_taken', False):
             return None
         self._random_states_taken = True
+        if self._iter == 0:
+            return None
         hook = next(h for h in self.runner.hooks if isinstance(h, RandomStateHook))
         states = hook.take_resumed_states()
         if states is None:

@@ -91,6 +91,9 @@ def test_uninterrupted_training_writes_iteration_checkpoints(trained):
     assert final.exists()
     assert checkpoint_iter(final) == EPOCHS * ITERS_PER_EPOCH
     assert (trained / 'iter_2.pth').exists()  # every 2 iterations, inside the epoch too
+    # a run from iteration 0 puts back no random state, and does not miss one
+    log = ''.join(p.read_text() for p in trained.glob('*/*.log'))
+    assert 'Epoch(train) [2]' in log.replace('  ', ' ') and 'random state' not in log
 
 
 def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_root, trained,
