@@ -14,6 +14,7 @@ from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
 from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
 from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
                         replace_backbone, synthetic_batch)
+from .figures import save_figure
 from .latency import LatencyResult, benchmark_module, benchmark_modules
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
@@ -507,9 +508,4 @@ def plot_comparison(backbones: Sequence[BackboneRow],
         ax.grid(axis='x', alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -32,6 +32,7 @@ from mmengine.utils import ProgressBar
 
 from ghostdet.utils.checkpoint import load_predictions
 from .detectors import ConfigLike, load_config
+from .figures import save_figure
 
 BACKGROUND = 'background'
 MISSED = 'missed'
@@ -218,9 +219,7 @@ def plot_confusion_matrix(matrix: np.ndarray,
                 continue  # background never meets missed
             ax.text(j, i, f'{matrix[i, j]}\n{share[i, j]:.0%}', ha='center', va='center',
                     color='white' if share[i, j] > 0.5 else 'black', fontsize=font)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, dpi=120)
 
 
 def save_confusion(matrix: np.ndarray, classes: Sequence[str], out_dir: str, iou_thr: float,

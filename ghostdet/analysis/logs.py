@@ -24,6 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .figures import log_y, save_figure
+
 SCALARS = 'vis_data/scalars.json'
 PathLike = Union[str, Path]
 
@@ -210,7 +212,6 @@ def plot_training_logs(logs: Sequence[TrainingLog], keys: Sequence[str], out: Pa
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
 
     columns = min(len(keys), 2)
     rows = -(-len(keys) // columns)
@@ -230,20 +231,13 @@ def plot_training_logs(logs: Sequence[TrainingLog], keys: Sequence[str], out: Pa
         ax.grid(alpha=0.3)
         if 'loss' in key and all(y.min() > 0 for log in logs if key in log.train_keys
                                  for _, y, _ in [log.series(key)]):
-            ax.set_yscale('log')
-            for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-                axis(FormatStrFormatter('%.3g'))
+            log_y(ax)
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis('off')
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .figures import log_y, save_figure
 from .study import Study, StudyRun, read_json, write_json
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
@@ -86,7 +87,7 @@ def learning_curves(study: Study, out: Path) -> bool:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     curves = [(short_name(run.name), *log_curves(run.train_log))
               for run in study.runs_ if run.train_log.is_file()]
@@ -111,17 +112,12 @@ def learning_curves(study: Study, out: Path) -> bool:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    loss_ax.set_yscale('log')
-    for axis in (loss_ax.yaxis.set_major_formatter, loss_ax.yaxis.set_minor_formatter):
-        axis(FormatStrFormatter('%.3g'))
+    log_y(loss_ax)
     map_ax.set_ylim(bottom=0)
     # whole epochs from 0 on (matplotlib would span a lone epoch with fractional ticks)
     map_ax.set_xlim(0, max(max([*loss, *val]) for _, loss, val in curves) + 1)
     map_ax.legend(fontsize=7, loc='lower right')
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
+    save_figure(fig, out)
     return True
 
 
