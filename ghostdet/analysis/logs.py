@@ -41,14 +41,17 @@ class TrainingLog:
             smoothed by mmengine's ``log_processor``), and ``epoch`` in epoch-based runs.
         val (list[dict]): One record per validation, by ``step``, which is the epoch in
             epoch-based runs and the iteration in iteration-based ones.
-        by_epoch (bool): Whether the run counts epochs.
         sources (list[Path]): The ``scalars.json`` files the records come from, in order.
     """
     name: str
     train: List[dict] = field(default_factory=list)
     val: List[dict] = field(default_factory=list)
-    by_epoch: bool = False
     sources: List[Path] = field(default_factory=list)
+
+    @property
+    def by_epoch(self) -> bool:
+        """Whether the run counts epochs (its training records carry one)."""
+        return any('epoch' in r for r in self.train)
 
     @property
     def train_keys(self) -> List[str]:
@@ -104,6 +107,16 @@ def find_scalars(path: PathLike) -> List[Path]:
     return found
 
 
+def work_dir_of(path: PathLike) -> Path:
+    """The work dir of a run given as its work dir, one of its timestamped folders or a
+    ``TIMESTAMP/vis_data/scalars.json``."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if folder.name == 'vis_data':
+        folder = folder.parent
+    return folder.parent if (folder / 'vis_data').is_dir() else folder
+
+
 def _read_records(path: Path) -> Tuple[List[dict], List[dict]]:
     train, val = [], []
     with open(path, encoding='utf-8') as f:
@@ -139,15 +152,9 @@ def read_training_log(path: PathLike, name: Optional[str] = None) -> TrainingLog
         FileNotFoundError: Where ``path`` holds no scalars.
         ValueError: Where a file is not mmengine's format (its line is named).
     """
-    path = Path(path)
     sources = find_scalars(path)
     if name is None:
-        work_dir = path if path.is_dir() else path.parent
-        if work_dir.name == 'vis_data':
-            work_dir = work_dir.parent
-        if (work_dir / 'vis_data').is_dir():  # a timestamped folder: name the work dir
-            work_dir = work_dir.parent
-        name = work_dir.resolve().name
+        name = work_dir_of(path).resolve().name
     train: Dict[int, dict] = {}
     val: Dict[int, dict] = {}
     used: List[Path] = []
@@ -160,10 +167,8 @@ def read_training_log(path: PathLike, name: Optional[str] = None) -> TrainingLog
         used.append(source)
         train.update((r['iter'], r) for r in records)
         val.update((r['step'], r) for r in validations)
-    log = TrainingLog(name=name, train=[train[i] for i in sorted(train)],
-                      val=[val[s] for s in sorted(val)], sources=used)
-    log.by_epoch = any('epoch' in r for r in log.train)
-    return log
+    return TrainingLog(name=name, train=[train[i] for i in sorted(train)],
+                       val=[val[s] for s in sorted(val)], sources=used)
 
 
 def resolve_key(logs: Sequence[TrainingLog], key: str) -> str:

@@ -35,6 +35,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def __init__(self, runner, *args, **kwargs) -> None:
         super().__init__(runner, *args, **kwargs)
+        self._random_states_taken = False
         if not any(isinstance(h, RandomStateHook) for h in runner.hooks):
             runner.register_hook(RandomStateHook())
 
@@ -42,7 +43,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         """The random state of the checkpoint this run resumed from, on the first epoch this
         process runs (None on later epochs, in a run started from iteration 0, ``load_from``
         included, or where the checkpoint has none)."""
-        if getattr(self, '_random_states_taken', False):
+        if self._random_states_taken:
             return None
         self._random_states_taken = True
         if self._iter == 0:

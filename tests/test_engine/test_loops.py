@@ -9,6 +9,7 @@ def loop_at(iteration, hook):
     loop = ResumableEpochBasedTrainLoop.__new__(ResumableEpochBasedTrainLoop)
     loop._runner = SimpleNamespace(hooks=[hook])
     loop._iter = iteration
+    loop._random_states_taken = False  # as __init__ leaves it
     return loop
 
 

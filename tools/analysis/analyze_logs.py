@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ghostdet.analysis.logs import (best_validation, default_keys, plot_training_logs,
-                                    read_training_log, resolve_key, train_time)
+                                    read_training_log, resolve_key, train_time, work_dir_of)
 from ghostdet.utils.cli import input_errors
 
 
@@ -50,7 +50,7 @@ def plot_curve(args: argparse.Namespace) -> Path:
     with input_errors():
         logs = [read_training_log(run, name) for run, name in zip(args.runs, names)]
         keys = [resolve_key(logs, key) for key in args.keys or default_keys(logs)]
-    out = args.out or _work_dir(args.runs[0]) / 'curves.png'
+    out = args.out or work_dir_of(args.runs[0]) / 'curves.png'
     plot_training_logs(logs, keys, out, args.title)
     for log in logs:
         starts = f', {len(log.sources)} starts joined' if len(log.sources) > 1 else ''
@@ -84,13 +84,6 @@ def cal_train_time(args: argparse.Namespace) -> None:
 
 def _count(number: int, noun: str) -> str:
     return f'{number} {noun}' + ('' if number == 1 else 's')
-
-
-def _work_dir(run: str) -> Path:
-    path = Path(run)
-    if path.is_file():  # WORK_DIR/TIMESTAMP/vis_data/scalars.json
-        return path.parents[2] if path.parent.name == 'vis_data' else path.parent
-    return path.parent if (path / 'vis_data').is_dir() else path
 
 
 def main(argv: Optional[List[str]] = None) -> Optional[Path]:
