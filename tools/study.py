@@ -1,7 +1,8 @@
 """Train several detectors the same way, test them, measure them, publish one report.
 
     python tools/study.py [CONFIG ...] [--work-root work_dirs/bccd_study] [--parallel N] \
-        [--amp] [--stages train test measure report] [--report docs/results_bccd.md]
+        [--amp] [--stages train test measure report] [--report docs/results_bccd.md] \
+        [--time-limit SECONDS] [--pack runs.tar.gz]
 
 Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
@@ -12,11 +13,17 @@ checkpoint). ``--parallel N`` trains N detectors at once;
 on the H200, eight BCCD trainings at once took as long in total as one after another (our
 reading: the GPU time-slices between processes). Speed is always measured one model at a time
 afterwards.
+
+On a machine held for a limited time (a rented GPU, a queue's wall-time limit), ``--time-limit
+SECONDS`` stops the stages cleanly in time (trainings continue from their newest checkpoint
+next time; exit code 3 while work is left) and ``--pack FILE.tar.gz`` writes the runs without
+their checkpoints, which is all ``--stages report`` needs elsewhere.
 """
 import argparse
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -74,17 +81,47 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='report introduction (default: the BCCD one for the BCCD configs)')
     parser.add_argument('--every', type=float, default=30.0,
                         help='seconds between progress lines (default 30)')
+    parser.add_argument('--time-limit', type=float, default=None, metavar='SECONDS',
+                        help='stop the train, test and measure stages after this many seconds '
+                        '(a machine held for a limited time); run the same command again to '
+                        'go on (exit code 3 until then)')
+    parser.add_argument('--pack', default=None, metavar='FILE.tar.gz',
+                        help='at the end, also after --time-limit, write the runs without '
+                        'their checkpoints to this tar.gz (unpack with tar xzf FILE -C '
+                        'WORK_ROOT where the report is assembled)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='overrides for every config, e.g. train_cfg.max_epochs=1 or a data path')
     args = parser.parse_args(argv)
     if args.amp and not torch.cuda.is_available():
         parser.error('--amp needs a CUDA device; none is available here')
+    if args.time_limit is not None and args.time_limit <= 0:
+        parser.error(f'--time-limit must be positive, but got {args.time_limit:g}')
     return args
+
+
+TIME_LIMIT_EXIT = 3
+
+
+class TimeLimitReached(Exception):
+    """``--time-limit`` has passed."""
 
 
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds run_jobs, which stops the trainings it started
+
+
+def _time_up(signum: int, frame: object) -> None:
+    raise TimeLimitReached  # unwinds like _stop, but the study packs and says what is left
+
+
+def _where_it_stands(study: Study, stages: List[str]) -> str:
+    """One line: how many runs each stage has done, and which runs are left, by stage."""
+    stages = [stage for stage in stages if stage != 'report']
+    left, total = study.left(stages), len(study.runs_)
+    done = ', '.join(f'{stage} {total - len(left.get(stage, []))}/{total}' for stage in stages)
+    todo = '; '.join(f'{stage}: {", ".join(names)}' for stage, names in left.items())
+    return f'done: {done}. ' + (f'Left to do: {todo}.' if left else 'Nothing left to do.')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -99,14 +136,32 @@ def main(argv: Optional[List[str]] = None) -> int:
                   parallel=args.parallel, device=device, shape=args.shape,
                   batch_sizes=args.batch_sizes, runs=args.runs, warmup=args.warmup,
                   threads=args.threads, every_s=args.every, command=command)
-    failed = {}
-    if 'train' in args.stages:
-        failed.update({k: v for k, v in study.train().items() if v != 0})
-    if 'test' in args.stages:
-        failed.update({k: v for k, v in study.test().items() if v != 0})
-    if 'measure' in args.stages:
-        study.measure(force=args.remeasure)
-    if 'report' in args.stages:
+    failed, start, timed_out = {}, time.time(), False
+    if args.time_limit is not None:
+        signal.signal(signal.SIGALRM, _time_up)
+        signal.setitimer(signal.ITIMER_REAL, args.time_limit)
+    try:
+        if 'train' in args.stages:
+            failed.update({k: v for k, v in study.train().items() if v != 0})
+        if 'test' in args.stages:
+            failed.update({k: v for k, v in study.test().items() if v != 0})
+        if 'measure' in args.stages:
+            study.measure(force=args.remeasure)
+    except TimeLimitReached:
+        timed_out = True
+        print(f'time limit: stopped after {time.time() - start:.0f} s (--time-limit '
+              f'{args.time_limit:g}); what was saved stays: run the same command again to go on',
+              flush=True)
+    finally:
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if args.pack:
+        packed = study.pack(Path(args.pack))
+        print(f'packed {len(packed)} run(s) without checkpoints into {args.pack} '
+              f'({Path(args.pack).stat().st_size / 1024:.0f} KiB)', flush=True)
+    if any(stage != 'report' for stage in args.stages):
+        print(_where_it_stands(study, args.stages), flush=True)
+    if 'report' in args.stages and not timed_out:
         check_trained_options(study)
         picture, image, curves = Path(args.picture), None, Path(args.curves)
         if any(r.train_done for r in study.runs_):
@@ -125,7 +180,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('failed runs: ' + ', '.join(f'{k} (exit {v})' for k, v in failed.items()),
               file=sys.stderr)
         return 1
-    return 0
+    return TIME_LIMIT_EXIT if timed_out else 0
 
 
 def cli() -> int:

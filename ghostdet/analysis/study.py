@@ -18,12 +18,14 @@ study again skips what is done, so a killed study loses at most the unfinished p
   iterations per second on a synthetic batch of the config's batch size -> ``measure.json``.
 - ``report``: see :mod:`ghostdet.analysis.report`.
 """
+import io
 import json
 import multiprocessing as mp
 import os
 import os.path as osp
 import re
 import sys
+import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,8 +218,8 @@ def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: Progress = _print
                                           name=f'ghostdet-{job.run.name}')
                 job.on_start()
                 job.started = time.time()
+                running.append(job)  # before it starts: an interrupt must find it to stop it
                 job.process.start()
-                running.append(job)
                 if progress is not None:
                     progress(f'  {job.run.name}: pid {job.process.pid}, log {job.log}')
             time.sleep(poll_s)
@@ -239,9 +241,10 @@ def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: Progress = _print
                 progress(f'  [{len(codes)}/{len(jobs)} finished, {len(pending)} waiting] '
                          f'{states}')
     finally:
-        for job in running:  # interrupted: stop the children; their checkpoints stay
+        started = [job for job in running if job.process.pid is not None]
+        for job in started:  # interrupted: stop the children; their checkpoints stay
             job.process.terminate()
-        for job in running:
+        for job in started:
             job.process.join(30)
             if job.process.exitcode is None:
                 job.process.kill()
@@ -478,6 +481,37 @@ class Study:
                     params=total.params, macs=total.macs, flops_mmengine=total.mmengine_flops,
                     shape=list(self.shape), device=training.device, threads=threads,
                     inference=inference, train=_latency_dict(training))
+
+    # where it stands ---------------------------------------------------------------------------
+    def left(self, stages: Sequence[str] = STAGES[:3]) -> Dict[str, List[str]]:
+        """The runs each of ``stages`` (of train, test, measure) still has to do, by stage;
+        a stage with nothing left is absent."""
+        done = dict(train=lambda r: r.train_done is not None,
+                    test=lambda r: r.metrics is not None,
+                    measure=lambda r: r.measure is not None)
+        left = {stage: [r.name for r in self.runs_ if not done[stage](r)]
+                for stage in stages if stage in done}
+        return {stage: names for stage, names in left.items() if names}
+
+    def pack(self, path: Path) -> List[str]:
+        """Write every run's folder, without its checkpoints, to the tar.gz ``path``: what
+        the report stage needs (the JSON files, ``test_predictions.pkl``, the logs), for runs
+        trained on a machine the checkpoints cannot leave. Member names start at the run's
+        folder, so ``tar xzf PATH -C WORK_ROOT`` puts them back. Returns the runs packed."""
+        def keep(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
+            name = Path(info.name).name
+            skip = (name.endswith(('.pth', '.tmp')) or name == 'last_checkpoint'
+                    or not (info.isfile() or info.isdir()))
+            return None if skip else info
+
+        packed, data = [], io.BytesIO()
+        with tarfile.open(fileobj=data, mode='w:gz') as tar:
+            for run in self.runs_:
+                if run.work_dir.is_dir():
+                    tar.add(run.work_dir, arcname=run.name, filter=keep)
+                    packed.append(run.name)
+        atomic_write(data.getvalue(), path)
+        return packed
 
 
 def _latency_dict(result: Any) -> dict:

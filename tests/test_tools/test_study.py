@@ -45,7 +45,7 @@ def study(tmp_path_factory):
             '--report', out / 'results.md', '--picture', out / 'images/side.png',
             '--curves', out / 'images/curves.png', '--logs-dir', out / 'logs', '--every', 2,
             '--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    first = run_tool(args, timeout=600)
+    first = run_tool(args + ['--pack', root / 'runs.tar.gz'], timeout=600)
     return dict(root=root, args=args, out=out, first=first,
                 runs=[root / 'runs' / p.stem for p in (ghost, mnv3)])
 
@@ -71,6 +71,9 @@ def test_every_stage_writes_its_results(study):
         assert session['gpu'] is None and session['versions'].startswith('mmcv 2.1.0')
         assert session['boot_id'] and session['started'].endswith(' UTC')
     assert 'epoch 1/1' in study['first'].stdout or 'done after' in study['first'].stdout
+    assert 'done: train 2/2, test 2/2, measure 2/2. Nothing left to do.' in study['first'].stdout
+    assert f"packed 2 run(s) without checkpoints into {study['root'] / 'runs.tar.gz'}" in (
+        study['first'].stdout)
 
 
 def test_report_table_holds_the_measured_numbers(study):
@@ -140,16 +143,23 @@ def test_picture_and_log_summaries(study):
 
 def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
     """Runs trained elsewhere come back as their JSON files and logs only (checkpoints are too
-    big to carry); the report, picture included, is assembled from those."""
-    import shutil
+    big to carry): ``--pack`` writes them; the report, picture included, is assembled from
+    those."""
+    import tarfile
     copies = tmp_path / 'runs'
+    with tarfile.open(study['root'] / 'runs.tar.gz') as tar:
+        names = tar.getnames()
+        tar.extractall(copies, filter='data')
+    assert {n.split('/')[0] for n in names} == {run.name for run in study['runs']}
+    assert not [n for n in names if n.endswith('.pth') or n.endswith('last_checkpoint')]
     for run in study['runs']:
-        kept = json.loads((run / 'picture_dets.json').read_text())  # by the test stage
+        assert list(run.glob('*.pth')) and (run / 'last_checkpoint').is_file()  # left out
+        kept = json.loads((copies / run.name / 'picture_dets.json').read_text())  # test stage
         assert list(kept) == ['test_00000.jpg'] and set(kept['test_00000.jpg']) == {
             'bboxes', 'scores', 'labels'}
-        shutil.copytree(run, copies / run.name,
-                        ignore=lambda d, names: [n for n in names if n.endswith('.pth') or
-                                                 n in ('last_checkpoint', 'test')])
+        assert (copies / run.name / 'test_predictions.pkl').read_bytes() == (
+            run / 'test_predictions.pkl').read_bytes()
+        assert (copies / run.name / 'train.log').read_text() == (run / 'train.log').read_text()
         done = json.loads((copies / run.name / 'train_done.json').read_text())
         done['checkpoint'] = '/on/another/machine/epoch_1.pth'
         (copies / run.name / 'train_done.json').write_text(json.dumps(done))
@@ -236,6 +246,38 @@ def test_sigterm_stops_the_trainings_it_started(study, tmp_path):
     assert not (run / 'train_done.json').exists()
     attempt = json.loads((run / 'train_time.json').read_text())[-1]
     assert attempt['end'] > attempt['start']  # the time it did spend is counted
+
+
+def test_time_limit_stops_the_stages_packs_and_says_what_is_left(study, tmp_path):
+    import os
+
+    args = [str(a) for a in study['args']]
+    args[args.index('--work-root') + 1] = str(tmp_path / 'runs')
+    args[args.index('train_cfg.max_epochs=1')] = 'train_cfg.max_epochs=100'
+    pack = tmp_path / 'out' / 'runs.tar.gz'
+    result = run_tool(args[:1] + ['--time-limit', '30', '--pack', str(pack)] + args[1:],
+                      timeout=300, check=False)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert re.search(r'time limit: stopped after 3\d s \(--time-limit 30\); what was saved '
+                     r'stays: run the same command again to go on', result.stdout)
+    names = 'det-ghost_1e_synthetic, det-mnv3_1e_synthetic'
+    assert (f'done: train 0/2, test 0/2, measure 0/2. Left to do: train: {names}; '
+            f'test: {names}; measure: {names}.') in result.stdout
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'runs' / 'det-ghost_1e_synthetic' / 'train_done.json').exists()
+    for pid in [int(p) for p in re.findall(r': pid (\d+),', result.stdout)]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the trainings it started are stopped
+    import tarfile
+    with tarfile.open(pack) as tar:
+        assert {'det-ghost_1e_synthetic/train_time.json',
+                'det-mnv3_1e_synthetic/train.log'} <= set(tar.getnames())
+    assert 'packed 2 run(s) without checkpoints' in result.stdout
+
+
+def test_time_limit_must_be_positive(tmp_path):
+    result = run_tool([REPO / 'tools/study.py', QUICKSTART, '--time-limit', '0'], check=False)
+    assert result.returncode == 2 and '--time-limit must be positive, but got 0' in result.stderr
 
 
 def test_missing_data_is_a_one_line_error(tmp_path):
