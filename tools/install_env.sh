@@ -7,7 +7,7 @@
 #   GHOSTDET_SKIP_TORCH=1 tools/install_env.sh   # keep the torch your python already has (e.g. CUDA)
 #   GHOSTDET_PYTHON=/opt/conda/bin/python ...    # the interpreter the venv is made from
 #
-# The first run builds mmcv from its sdist (about 13 min on 2 cores, progress printed every 30 s);
+# The first run builds mmcv from its sdist (about 15 min on 2 cores, progress printed every 30 s);
 # pip caches the wheel it builds, and a stamp in the venv makes a second run take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +71,7 @@ if "$py" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/n
 else
   log="$venv/mmcv-build.log"
   say "mmcv 2.1.0 with its C++ ops, from the sdist (a cached wheel installs in seconds;"
-  say "a cold build takes about 13 min on 2 cores). Log: $log"
+  say "a cold build takes about 15 min on 2 cores). Log: $log"
   start=$SECONDS
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "${pip[@]}" -v --no-build-isolation mmcv==2.1.0 > "$log" 2>&1 &
   pid=$!
