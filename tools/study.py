@@ -115,15 +115,6 @@ def _time_up(signum: int, frame: object) -> None:
     raise TimeLimitReached  # unwinds like _stop, but the study packs and says what is left
 
 
-def _where_it_stands(study: Study, stages: List[str]) -> str:
-    """One line: how many runs each stage has done, and which runs are left, by stage."""
-    stages = [stage for stage in stages if stage != 'report']
-    left, total = study.left(stages), len(study.runs_)
-    done = ', '.join(f'{stage} {total - len(left.get(stage, []))}/{total}' for stage in stages)
-    todo = '; '.join(f'{stage}: {", ".join(names)}' for stage, names in left.items())
-    return f'done: {done}. ' + (f'Left to do: {todo}.' if left else 'Nothing left to do.')
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
@@ -160,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'packed {len(packed)} run(s) without checkpoints into {args.pack} '
               f'({Path(args.pack).stat().st_size / 1024:.0f} KiB)', flush=True)
     if any(stage != 'report' for stage in args.stages):
-        print(_where_it_stands(study, args.stages), flush=True)
+        print(study.standing(args.stages), flush=True)
     if 'report' in args.stages and not timed_out:
         check_trained_options(study)
         picture, image, curves = Path(args.picture), None, Path(args.curves)

@@ -493,6 +493,17 @@ class Study:
                 for stage in stages if stage in done}
         return {stage: names for stage, names in left.items() if names}
 
+    def standing(self, stages: Sequence[str] = STAGES[:3]) -> str:
+        """One line: how many runs each of ``stages`` has done, and which are left (``all N``
+        where none is done)."""
+        stages = [stage for stage in stages if stage != 'report']
+        left, total = self.left(stages), len(self.runs_)
+        done = ', '.join(f'{stage} {total - len(left.get(stage, []))}/{total}'
+                         for stage in stages)
+        todo = '; '.join(f'{stage}: ' + (f'all {total}' if len(names) == total else
+                                          ', '.join(names)) for stage, names in left.items())
+        return f'done: {done}. ' + (f'Left to do: {todo}.' if left else 'Nothing left to do.')
+
     def pack(self, path: Path) -> List[str]:
         """Write every run's folder, without its checkpoints, to the tar.gz ``path``: what
         the report stage needs (the JSON files, ``test_predictions.pkl``, the logs), for runs

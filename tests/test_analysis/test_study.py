@@ -5,8 +5,8 @@ import time
 import pytest
 from mmengine.config import Config
 
-from ghostdet.analysis.study import (Job, StudyRun, check_data, last_logged_epoch, plan_runs,
-                                     read_json, run_jobs, write_json)
+from ghostdet.analysis.study import (Job, Study, StudyRun, check_data, last_logged_epoch,
+                                     plan_runs, read_json, run_jobs, write_json)
 
 
 def _exit_with(code, delay):
@@ -103,3 +103,61 @@ def test_study_json_helpers(tmp_path):
     (run.work_dir / 'epoch_1.pth').write_bytes(b'')
     assert run.has_checkpoints()
     json.loads(run.path('train_time.json').read_text())
+
+
+def _study(tmp_path, names=('a', 'b', 'c')):
+    configs = []
+    for name in names:
+        (tmp_path / f'{name}.py').write_text('')
+        configs.append(str(tmp_path / f'{name}.py'))
+    return Study(configs, str(tmp_path / 'runs'), progress=None)
+
+
+def test_study_says_what_each_stage_has_left(tmp_path):
+    study = _study(tmp_path)
+    assert study.left() == dict(train=['a', 'b', 'c'], test=['a', 'b', 'c'],
+                                measure=['a', 'b', 'c'])
+    assert study.standing(['train', 'report']) == 'done: train 0/3. Left to do: train: all 3.'
+    a, b, _ = study.runs_
+    for run, files in ((a, ('train_done', 'test_metrics', 'measure')), (b, ('train_done',))):
+        for name in files:
+            write_json(run.path(f'{name}.json'), {})
+    assert study.left(['train', 'test']) == dict(train=['c'], test=['b', 'c'])
+    assert study.standing() == ('done: train 2/3, test 1/3, measure 1/3. Left to do: train: c; '
+                                'test: b, c; measure: b, c.')
+    for name in ('test_metrics', 'measure'):
+        write_json(b.path(f'{name}.json'), {})
+    assert study.standing(['test', 'measure']) == 'done: test 2/3, measure 2/3. Left to do: ' \
+        'test: c; measure: c.'
+    study.runs_ = study.runs_[:2]
+    assert study.left() == {}
+    assert study.standing() == 'done: train 2/2, test 2/2, measure 2/2. Nothing left to do.'
+
+
+def test_pack_leaves_checkpoints_out_and_unpacks_into_the_work_root(tmp_path):
+    import tarfile
+
+    study = _study(tmp_path)
+    a, b, c = study.runs_
+    files = {'train_done.json': b'{}', 'train.log': b'log', 'test_predictions.pkl': b'\x80',
+             '20261124_082539/vis_data/scalars.json': b'{"loss": 1}\n',
+             '20261124_082539/20261124_082539.log': b'log'}
+    for name, data in files.items():
+        (a.work_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (a.work_dir / name).write_bytes(data)
+    for name in ('epoch_10.pth', 'best_coco_bbox_mAP_epoch_10.pth', 'last_checkpoint',
+                 '.train_done.json.x1.tmp'):
+        (a.work_dir / name).write_bytes(b'checkpoint')
+    (a.work_dir / 'link.json').symlink_to(tmp_path / 'a.py')
+    b.work_dir.mkdir(parents=True)  # c never started: no folder
+    pack = tmp_path / 'out' / 'runs.tar.gz'
+    assert study.pack(pack) == ['a', 'b']
+    assert [p.name for p in pack.parent.iterdir()] == ['runs.tar.gz']  # no temporary left
+    with tarfile.open(pack) as tar:
+        assert sorted(m.name for m in tar.getmembers() if m.isfile()) == sorted(
+            f'a/{name}' for name in files)
+        assert 'a/link.json' not in tar.getnames()  # links are not copied back
+        tar.extractall(tmp_path / 'elsewhere', filter='data')
+    for name, data in files.items():
+        assert (tmp_path / 'elsewhere' / 'a' / name).read_bytes() == data
+    assert (tmp_path / 'elsewhere' / 'b').is_dir()
