@@ -144,8 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'{args.time_limit:g}); what was saved stays: run the same command again to go on',
               flush=True)
     finally:
-        signal.signal(signal.SIGALRM, signal.SIG_IGN)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if args.time_limit is not None:
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # a late alarm must not cut the rest
+            signal.setitimer(signal.ITIMER_REAL, 0)
     if args.pack:
         packed = study.pack(Path(args.pack))
         print(f'packed {len(packed)} run(s) without checkpoints into {args.pack} '
