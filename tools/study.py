@@ -16,8 +16,9 @@ afterwards.
 
 On a machine held for a limited time (a rented GPU, a queue's wall-time limit), ``--time-limit
 SECONDS`` stops the stages cleanly in time (trainings continue from their newest checkpoint
-next time; exit code 3 while work is left) and ``--pack FILE.tar.gz`` writes the runs without
-their checkpoints, which is all ``--stages report`` needs elsewhere.
+next time; exit code 3 while work is left; a warning if a call finished nothing) and
+``--pack FILE.tar.gz`` writes the runs without their checkpoints, which is all ``--stages
+report`` needs elsewhere.
 """
 import argparse
 import shlex
@@ -127,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   parallel=args.parallel, device=device, shape=args.shape,
                   batch_sizes=args.batch_sizes, runs=args.runs, warmup=args.warmup,
                   threads=args.threads, every_s=args.every, command=command)
-    failed, start, timed_out = {}, time.time(), False
+    failed, start, timed_out, marks = {}, time.time(), False, study.marks()
     if args.time_limit is not None:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, args.time_limit)
@@ -143,6 +144,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'time limit: stopped after {time.time() - start:.0f} s (--time-limit '
               f'{args.time_limit:g}); what was saved stays: run the same command again to go on',
               flush=True)
+        if study.marks() == marks:
+            print(f'warning: this call finished nothing and saved no checkpoint: a step takes '
+                  f'longer than --time-limit {args.time_limit:g} s; raise it', flush=True)
     finally:
         if args.time_limit is not None:
             signal.signal(signal.SIGALRM, signal.SIG_IGN)  # a late alarm must not cut the rest

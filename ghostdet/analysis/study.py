@@ -504,6 +504,16 @@ class Study:
                                           ', '.join(names)) for stage, names in left.items())
         return f'done: {done}. ' + (f'Left to do: {todo}.' if left else 'Nothing left to do.')
 
+    def marks(self) -> tuple:
+        """What a call of the study can leave behind: the work left and each run's newest
+        checkpoint. Equal before and after a call: it finished nothing and saved nothing."""
+        newest = []
+        for run in self.runs_:
+            pointer = run.path('last_checkpoint')
+            newest.append(pointer.read_text().strip() if pointer.is_file() else None)
+        return (sorted((stage, tuple(names)) for stage, names in self.left().items()),
+                tuple(newest))
+
     def pack(self, path: Path) -> List[str]:
         """Write every run's folder, without its checkpoints, to the tar.gz ``path``: what
         the report stage needs (the JSON files, ``test_predictions.pkl``, the logs), for runs

@@ -161,3 +161,21 @@ def test_pack_leaves_checkpoints_out_and_unpacks_into_the_work_root(tmp_path):
     for name, data in files.items():
         assert (tmp_path / 'elsewhere' / 'a' / name).read_bytes() == data
     assert (tmp_path / 'elsewhere' / 'b').is_dir()
+
+
+def test_marks_change_with_a_finished_stage_or_a_new_checkpoint(tmp_path):
+    study = _study(tmp_path, names=('a', 'b'))
+    a, b = study.runs_
+    b.work_dir.mkdir(parents=True)
+    before = study.marks()
+    (b.work_dir / 'train.log').write_text('more lines')  # logs alone are no progress
+    assert study.marks() == before
+    (b.work_dir / 'last_checkpoint').write_text(str(b.work_dir / 'epoch_10.pth'))
+    saved = study.marks()
+    assert saved != before
+    (b.work_dir / 'last_checkpoint').write_text(str(b.work_dir / 'epoch_20.pth'))
+    assert study.marks() != saved
+    saved = study.marks()
+    a.work_dir.mkdir(parents=True)
+    write_json(a.path('measure.json'), {})
+    assert study.marks() != saved

@@ -274,6 +274,21 @@ def test_time_limit_stops_the_stages_packs_and_says_what_is_left(study, tmp_path
     assert 'packed 2 run(s) without checkpoints' in result.stdout
 
 
+def test_a_time_limit_too_short_for_one_step_says_so(study, tmp_path):
+    import shutil
+    for run in study['runs']:
+        shutil.copytree(run, tmp_path / 'runs' / run.name)
+    (tmp_path / 'runs' / study['runs'][0].name / 'measure.json').unlink()
+    args = [str(a) for a in study['args']]
+    args[args.index('--work-root') + 1] = str(tmp_path / 'runs')
+    result = run_tool(args[:1] + ['--stages', 'measure', '--time-limit', '0.5'] + args[1:],
+                      check=False)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert ('warning: this call finished nothing and saved no checkpoint: a step takes longer '
+            'than --time-limit 0.5 s; raise it') in result.stdout
+    assert 'done: measure 1/2. Left to do: measure: det-ghost_1e_synthetic.' in result.stdout
+
+
 def test_time_limit_must_be_positive(tmp_path):
     result = run_tool([REPO / 'tools/study.py', QUICKSTART, '--time-limit', '0'], check=False)
     assert result.returncode == 2 and '--time-limit must be positive, but got 0' in result.stderr
