@@ -88,8 +88,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'go on (exit code 3 until then)')
     parser.add_argument('--pack', default=None, metavar='FILE.tar.gz',
                         help='at the end, also after --time-limit, write the runs without '
-                        'their checkpoints to this tar.gz (unpack with tar xzf FILE -C '
-                        'WORK_ROOT where the report is assembled)')
+                        'their checkpoints to this tar.gz (unpack with mkdir -p WORK_ROOT; '
+                        'tar xzf FILE -C WORK_ROOT where the report is assembled)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='overrides for every config, e.g. train_cfg.max_epochs=1 or a data path')

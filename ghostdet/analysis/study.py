@@ -518,7 +518,8 @@ class Study:
         """Write every run's folder, without its checkpoints, to the tar.gz ``path``: what
         the report stage needs (the JSON files, ``test_predictions.pkl``, the logs), for runs
         trained on a machine the checkpoints cannot leave. Member names start at the run's
-        folder, so ``tar xzf PATH -C WORK_ROOT`` puts them back. Returns the runs packed."""
+        folder, so ``mkdir -p WORK_ROOT; tar xzf PATH -C WORK_ROOT`` puts them back. Returns
+        the runs packed."""
         def keep(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
             name = Path(info.name).name
             skip = (name.endswith(('.pth', '.tmp')) or name == 'last_checkpoint'
