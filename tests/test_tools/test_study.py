@@ -258,8 +258,9 @@ def test_time_limit_stops_the_stages_packs_and_says_what_is_left(study, tmp_path
     result = run_tool(args[:1] + ['--time-limit', '30', '--pack', str(pack)] + args[1:],
                       timeout=300, check=False)
     assert result.returncode == 3, result.stderr[-3000:]
-    assert re.search(r'time limit: stopped after 3\d s \(--time-limit 30\); what was saved '
-                     r'stays: run the same command again to go on', result.stdout)
+    stopped = re.search(r'time limit: stopped after (\d+) s \(--time-limit 30\); what was '
+                        r'saved stays: run the same command again to go on', result.stdout)
+    assert stopped and 30 <= int(stopped.group(1)) < 90  # the children's stop is counted too
     assert ('done: train 0/2, test 0/2, measure 0/2. Left to do: train: all 2; test: all 2; '
             'measure: all 2.') in result.stdout
     assert 'Traceback' not in result.stderr
