@@ -49,9 +49,9 @@ def options(data_root, **extra):
     return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
 
 
-def run_tool(args, timeout=300, check=True, **kwargs):
+def run_tool(args, timeout=300, check=True, cwd=REPO, **kwargs):
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-    result = subprocess.run([sys.executable] + [str(a) for a in args], cwd=REPO, env=env,
+    result = subprocess.run([sys.executable] + [str(a) for a in args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
