@@ -119,7 +119,6 @@ def test_the_bccd_configs_differ_only_in_backbone_and_neck():
             assert cfg == first, f'{name} differs from {first_name} beyond backbone and neck'
 
 
-
 def table_rows(markdown: str) -> list:
     """The table lines of a markdown text that are about a BCCD run."""
     return [line for line in markdown.splitlines()
