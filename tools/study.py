@@ -2,7 +2,7 @@
 
     python tools/study.py [CONFIG ...] [--work-root work_dirs/bccd_study] [--parallel N] \
         [--amp] [--stages train test measure report] [--report docs/results_bccd.md] \
-        [--time-limit SECONDS] [--pack runs.tar.gz]
+        [--time-limit SECONDS] [--pack runs.tar.gz] [--run-by-run]
 
 Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
@@ -18,7 +18,9 @@ On a machine held for a limited time (a rented GPU, a queue's wall-time limit), 
 SECONDS`` stops the stages cleanly in time (trainings continue from their newest checkpoint
 next time; exit code 3 while work is left; a warning if a call finished nothing) and
 ``--pack FILE.tar.gz`` writes the runs without their checkpoints, which is all ``--stages
-report`` needs elsewhere.
+report`` needs elsewhere. The stages go train-all, test-all, measure-all; where checkpoints are
+lost with the machine, ``--run-by-run`` trains, tests and measures each run before the next
+(and rewrites the pack after each), so time running out costs only the run in progress.
 """
 import argparse
 import shlex
@@ -56,6 +58,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
                         help='stages to run (default: all)')
     parser.add_argument('--parallel', type=int, default=1, help='trainings at once (default 1)')
+    parser.add_argument('--run-by-run', action='store_true',
+                        help='train, test and measure each run before the next starts, not '
+                        'stage by stage, and rewrite --pack after each (for a machine whose '
+                        'files are lost with it)')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (CUDA)')
     parser.add_argument('--device', default=None,
                         help='device of the measure stage (default cuda if present, else cpu)')
@@ -96,6 +102,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.amp and not torch.cuda.is_available():
         parser.error('--amp needs a CUDA device; none is available here')
+    if args.run_by_run and args.parallel > 1:
+        parser.error('--run-by-run trains one run at a time; it cannot take --parallel '
+                     f'{args.parallel}')
     if args.time_limit is not None and args.time_limit <= 0:
         parser.error(f'--time-limit must be positive, but got {args.time_limit:g}')
     return args
@@ -133,12 +142,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, args.time_limit)
     try:
-        if 'train' in args.stages:
-            failed.update({k: v for k, v in study.train().items() if v != 0})
-        if 'test' in args.stages:
-            failed.update({k: v for k, v in study.test().items() if v != 0})
-        if 'measure' in args.stages:
-            study.measure(force=args.remeasure)
+        for part in study.by_run() if args.run_by_run else [study]:
+            if 'train' in args.stages:
+                failed.update({k: v for k, v in part.train().items() if v != 0})
+            if 'test' in args.stages:
+                failed.update({k: v for k, v in part.test().items() if v != 0})
+            if 'measure' in args.stages:
+                part.measure(force=args.remeasure)
+            if args.pack and args.run_by_run:  # kept even if the machine goes before the end
+                study.pack(Path(args.pack))
     except TimeLimitReached:
         timed_out = True
         print(f'time limit: stopped after {time.time() - start:.0f} s (--time-limit '

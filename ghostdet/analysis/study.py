@@ -27,7 +27,7 @@ import re
 import sys
 import tarfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -337,6 +337,17 @@ class Study:
     def config(self, run: StudyRun) -> Any:
         from ghostdet.analysis.detectors import load_config
         return load_config(str(run.config), self.cfg_options)
+
+    def by_run(self) -> List['Study']:
+        """This study as one study per run, same settings and same session record: running
+        each through the stages before the next finishes every run in turn (where checkpoints
+        do not outlive the machine, a run trained but not yet tested is lost)."""
+        studies = []
+        for run in self.runs_:
+            single = replace(self, configs=[str(run.config)])
+            single.started_ = self.started_  # one study process: one session
+            studies.append(single)
+        return studies
 
     def say(self, message: str) -> None:
         if self.progress is not None:

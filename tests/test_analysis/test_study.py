@@ -134,6 +134,17 @@ def test_study_says_what_each_stage_has_left(tmp_path):
     assert study.standing() == 'done: train 2/2, test 2/2, measure 2/2. Nothing left to do.'
 
 
+def test_by_run_keeps_the_settings_and_the_session(tmp_path):
+    study = _study(tmp_path)
+    study.amp, study.batch_sizes, study.started_ = True, (1, 4), '2026-01-01 00:00:00 UTC'
+    parts = study.by_run()
+    assert [[r.name for r in part.runs_] for part in parts] == [['a'], ['b'], ['c']]
+    assert [part.runs_[0] for part in parts] == study.runs_
+    for part in parts:
+        assert part.amp and part.batch_sizes == (1, 4) and part.progress is None
+        assert part.started_ == study.started_  # one study process: one session
+
+
 def test_pack_leaves_checkpoints_out_and_unpacks_into_the_work_root(tmp_path):
     import tarfile
 

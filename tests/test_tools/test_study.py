@@ -213,6 +213,67 @@ def test_second_run_resumes_instead_of_redoing(study, tmp_path):
     assert (ghost / 'measure.json').read_text() == measured  # not measured twice
 
 
+def test_run_by_run_finishes_and_packs_each_run_before_the_next(study, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+    import time
+
+    for run in study['runs']:  # trained already: the trainings resume at their end
+        shutil.copytree(run, tmp_path / 'runs' / run.name)
+        for done in ('train_done.json', 'test_metrics.json', 'measure.json'):
+            (tmp_path / 'runs' / run.name / done).unlink()
+    args = [str(a) for a in study['args']]
+    args[args.index('--work-root') + 1] = str(tmp_path / 'runs')
+    args.remove('--parallel')
+    args.remove('2')
+    pack = tmp_path / 'runs.tar.gz'
+    args = args[:3] + ['--run-by-run', '--stages', 'train', 'test', 'measure', '--pack',
+                       str(pack)] + args[3:]  # after the configs: --stages takes a list
+    out = tmp_path / 'study.out'
+    with open(out, 'w') as f:
+        proc = subprocess.Popen([sys.executable] + args, cwd=REPO, stdout=f,
+                                stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1'))
+    deadline = time.time() + 300
+    while 'det-mnv3_1e_synthetic: resuming' not in out.read_text() and proc.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.2)
+    with tarfile.open(pack) as tar:  # the machine could go now: the first run is kept
+        kept = set(tar.getnames())
+    assert proc.wait(timeout=300) == 0, out.read_text()[-3000:]
+    assert {f'det-ghost_1e_synthetic/{name}' for name in (
+        'train_done.json', 'test_metrics.json', 'measure.json')} <= kept
+    assert not {f'det-mnv3_1e_synthetic/{name}' for name in (
+        'train_done.json', 'test_metrics.json', 'measure.json')} & kept
+    stdout = out.read_text()
+    order = [stdout.index(line) for line in (
+        'det-ghost_1e_synthetic: resuming', 'test: 1 to evaluate', 'measure: det-ghost',
+        'det-mnv3_1e_synthetic: resuming', 'measure: det-mnv3')]
+    assert order == sorted(order), stdout[-3000:]
+    assert stdout.index('test: 1 to evaluate', order[3]) < order[4]
+    assert 'done: train 2/2, test 2/2, measure 2/2. Nothing left to do.' in stdout
+    runs = [tmp_path / 'runs' / run.name for run in study['runs']]
+    written = [(run / name).stat().st_mtime for run in runs
+               for name in ('train_done.json', 'test_metrics.json', 'measure.json')]
+    assert written == sorted(written)
+    sessions = [json.loads((run / name).read_text())['session'] for run in runs
+                for name in ('train_done.json', 'measure.json')]
+    assert all(s == sessions[0] for s in sessions)  # one study process, one session
+    assert '--run-by-run' in sessions[0]['command']
+    with tarfile.open(pack) as tar:
+        assert 'det-mnv3_1e_synthetic/measure.json' in tar.getnames()
+
+
+def test_run_by_run_refuses_parallel(tmp_path):
+    result = run_tool([REPO / 'tools/study.py', QUICKSTART, '--run-by-run', '--parallel', '2'],
+                      check=False)
+    assert result.returncode == 2
+    assert '--run-by-run trains one run at a time; it cannot take --parallel 2' in result.stderr
+
+
 def test_sigterm_stops_the_trainings_it_started(study, tmp_path):
     import os
     import signal
