@@ -241,6 +241,7 @@ def test_run_by_run_finishes_and_packs_each_run_before_the_next(study, tmp_path)
     while 'det-mnv3_1e_synthetic: resuming' not in out.read_text() and proc.poll() is None \
             and time.time() < deadline:
         time.sleep(0.2)
+    assert 'det-mnv3_1e_synthetic: resuming' in out.read_text(), out.read_text()[-3000:]
     with tarfile.open(pack) as tar:  # the machine could go now: the first run is kept
         kept = set(tar.getnames())
     assert proc.wait(timeout=300) == 0, out.read_text()[-3000:]
