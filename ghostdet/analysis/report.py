@@ -306,8 +306,9 @@ def _measure_session(study: Study, run: StudyRun) -> str:
 def results_table(study: Study) -> str:
     """Markdown: per run, params, MACs, test bbox mAP / mAP@50 / per-class AP, training and
     inference images/s and training wall time. Runs not trained, tested or measured show
-    ``-`` (and say why in the last column). Where speeds come from more than one session,
-    a column numbers the session that measured each run."""
+    ``-`` (and say why in the last column), after the trained ones, so a half-finished
+    study opens with its results. Where speeds come from more than one session, a column
+    numbers the session that measured each run."""
     measured_in = [s for s, roles in sessions(study) if roles.get('measured')]
     classes = class_names(study.config(study.runs_[0]))
     speeds: List[Tuple[int, bool]] = []
@@ -322,7 +323,7 @@ def results_table(study: Study) -> str:
             (['speed session'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
-    for run in study.runs_:
+    for run in sorted(study.runs_, key=lambda r: r.train_done is None):  # stable: config order
         metrics, measure, done = run.metrics, run.measure or {}, run.train_done
         infer = {(e['batch_size'], e['amp']): e for e in measure.get('inference', [])}
         status = ('not trained' if done is None else 'not tested' if metrics is None else

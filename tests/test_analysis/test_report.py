@@ -164,6 +164,18 @@ def test_results_table_reads_what_the_runs_wrote(tmp_path):
                         '| 0.250 | 0.125 | 12.3 | 31.2 | 50.0 | 2 min 05 s | ok |')
 
 
+def test_results_table_lists_runs_not_trained_last(tmp_path):
+    configs = []
+    for name in ('a', 'b', 'c'):
+        configs.append(tmp_path / f'{name}_12e_synthetic.py')
+        configs[-1].write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\n")
+    study = _study(tmp_path, [str(c) for c in configs])
+    for run in study.runs_[1:]:
+        write_json(run.path('train_done.json'), dict(checkpoint='x.pth'))
+    rows = [line.split(' | ')[0] for line in results_table(study).splitlines()[2:]]
+    assert rows == ['| b', '| c', '| a']
+
+
 def test_setup_lines_list_differences_per_run(tmp_path):
     other = tmp_path / 'other_12e_synthetic.py'
     other.write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\nrandomness = dict(seed=5)\n")
