@@ -142,15 +142,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGALRM, _time_up)
         signal.setitimer(signal.ITIMER_REAL, args.time_limit)
     try:
-        for part in study.by_run() if args.run_by_run else [study]:
+        parts = study.by_run() if args.run_by_run else [study]
+        for part in parts:
             if 'train' in args.stages:
                 failed.update({k: v for k, v in part.train().items() if v != 0})
             if 'test' in args.stages:
                 failed.update({k: v for k, v in part.test().items() if v != 0})
             if 'measure' in args.stages:
                 part.measure(force=args.remeasure)
-            if args.pack and args.run_by_run:  # kept even if the machine goes before the end
-                study.pack(Path(args.pack))
+            if args.pack and part is not parts[-1]:  # kept if the machine goes before the end
+                study.pack(Path(args.pack))  # (the last run is in the pack written below)
     except TimeLimitReached:
         timed_out = True
         print(f'time limit: stopped after {time.time() - start:.0f} s (--time-limit '
