@@ -10,7 +10,7 @@ import argparse
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis import check_demo_inputs, run_demo
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import fraction, input_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -20,7 +20,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out-dir', default='demo_out', help='output folder')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='box score threshold')
+    parser.add_argument('--score-thr', type=fraction, default=0.3, help='box score threshold')
     return parser.parse_args(argv)
 
 

@@ -37,6 +37,7 @@ import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint lo
 from ghostdet.analysis.report import (check_trained_options, learning_curves, side_by_side,
                                       write_report)
 from ghostdet.analysis.study import STAGES, Study
+from ghostdet.utils.cli import non_negative_int, positive_float, positive_int
 
 REPO = Path(__file__).resolve().parents[1]
 BCCD_TITLE = ('BCCD: GhostNet vs MobileNetV3 and MobileNetV2 detectors trained from scratch, '
@@ -57,7 +58,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='parent of the runs\' work dirs (default work_dirs/bccd_study)')
     parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES),
                         help='stages to run (default: all)')
-    parser.add_argument('--parallel', type=int, default=1, help='trainings at once (default 1)')
+    parser.add_argument('--parallel', type=positive_int, default=1,
+                        help='trainings at once (default 1)')
     parser.add_argument('--run-by-run', action='store_true',
                         help='train, test and measure each run before the next starts, not '
                         'stage by stage, and rewrite --pack after each (for a machine whose '
@@ -65,13 +67,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (CUDA)')
     parser.add_argument('--device', default=None,
                         help='device of the measure stage (default cuda if present, else cpu)')
-    parser.add_argument('--shape', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'),
+    parser.add_argument('--shape', type=positive_int, nargs=2, default=[480, 640],
+                        metavar=('H', 'W'),
                         help='input of the MACs and speed measurements (default 480 640)')
-    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8],
+    parser.add_argument('--batch-sizes', type=positive_int, nargs='+', default=[1, 8],
                         help='inference batch sizes (default 1 8)')
-    parser.add_argument('--runs', type=int, default=50, help='timed runs per speed (default 50)')
-    parser.add_argument('--warmup', type=int, default=10, help='warm-up runs (default 10)')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--runs', type=positive_int, default=50,
+                        help='timed runs per speed (default 50)')
+    parser.add_argument('--warmup', type=non_negative_int, default=10,
+                        help='warm-up runs (default 10)')
+    parser.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
     parser.add_argument('--remeasure', action='store_true',
                         help='measure again runs that were measured already')
     parser.add_argument('--report', default='docs/results_bccd.md', help='markdown report')
@@ -86,7 +91,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='report title (default: the BCCD one for the BCCD configs)')
     parser.add_argument('--intro', default=None,
                         help='report introduction (default: the BCCD one for the BCCD configs)')
-    parser.add_argument('--every', type=float, default=30.0,
+    parser.add_argument('--every', type=positive_float, default=30.0,
                         help='seconds between progress lines (default 30)')
     parser.add_argument('--time-limit', type=float, default=None, metavar='SECONDS',
                         help='stop the train, test and measure stages after this many seconds '

@@ -1,9 +1,11 @@
 """What the command-line tools share: a mistake in a tool's inputs is one line, not a
 traceback."""
+import argparse
+import math
 import pickle
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 # what ghostdet.apis raises for a missing config, checkpoint or image, a malformed option, or an
 # option the machine or config cannot honour (--amp without CUDA, --show-dir without the hook);
@@ -26,3 +28,26 @@ def input_errors(code: int = USAGE_EXIT) -> Iterator[None]:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f'error: {message}', file=sys.stderr)
         raise SystemExit(code) from err
+
+
+def _number(kind: Callable[[str], float], accept: Callable[[float], bool],
+            wanted: str) -> Callable[[str], float]:
+    """An argparse ``type=`` that reads ``kind`` and refuses values ``accept`` rejects:
+    ``error: argument --runs: must be a positive integer, but got 0`` instead of a traceback
+    (or a long run that fails) later."""
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'must be {wanted}, but got {text!r}') from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f'must be {wanted}, but got {text}')
+        return value
+    convert.__name__ = kind.__name__  # argparse names the type in some messages
+    return convert
+
+
+positive_int = _number(int, lambda v: v >= 1, 'a positive integer')
+non_negative_int = _number(int, lambda v: v >= 0, 'an integer >= 0')
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, 'a positive number')
+fraction = _number(float, lambda v: 0 <= v <= 1, 'a number from 0 to 1')

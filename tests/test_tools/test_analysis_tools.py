@@ -37,6 +37,25 @@ def test_missing_config_is_a_one_line_error(tool, tmp_path, capsys):
     assert capsys.readouterr().err == f'error: config file not found: {tmp_path}/nope.py\n'
 
 
+@pytest.mark.parametrize('tool, option', [
+    ('get_flops', ['--shape', '0', '640']),
+    ('benchmark', ['--runs', '0']),
+    ('benchmark', ['--warmup', '-1']),
+    ('benchmark', ['--threads', '0']),
+    ('peer_benchmark', ['--batch-sizes', '1', '0']),
+])
+def test_a_bad_number_is_refused_before_any_work(tool, option, capsys):
+    """Once a traceback from deep in torch (a 0-pixel input) or from the timing loop, after
+    the model was built; now argparse's one line, naming the option."""
+    argv = ([] if tool == 'peer_benchmark' else [str(REPO / 'configs/quickstart/'
+                                                     'retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')])
+    with pytest.raises(SystemExit) as exit_info:
+        _tool(tool).parse_args(argv + option)
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after the usage lines
+    assert re.search(f'error: argument {option[0]}: must be .*, but got -?[0-9]+$', last)
+
+
 def test_get_flops_retinanet_cfg_options_and_no_pad(capsys):
     rows = _tool('get_flops').main([
         str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.1x_fpn_1x_coco.py'), '--shape', '64',

@@ -1,7 +1,10 @@
+import argparse
+
 import pytest
 
 from ghostdet.utils.checkpoint import UnsafeCheckpointError
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import (fraction, input_errors, non_negative_int, positive_float,
+                                positive_int)
 
 
 @pytest.mark.parametrize('error, message', [
@@ -31,3 +34,30 @@ def test_other_errors_keep_their_traceback_and_the_code_is_chosen(capsys):
     with input_errors():
         pass
     assert capsys.readouterr().err == 'error: gone\n'
+
+
+@pytest.mark.parametrize('kind, good, bad, wanted', [
+    (positive_int, [('1', 1), ('800', 800)], ['0', '-3', '1.5', 'x'], 'a positive integer'),
+    (non_negative_int, [('0', 0), ('10', 10)], ['-1', 'ten'], 'an integer >= 0'),
+    (positive_float, [('0.5', 0.5), ('30', 30.0)], ['0', '-1', 'inf', 'nan', 's'],
+     'a positive number'),
+    (fraction, [('0', 0.0), ('0.3', 0.3), ('1', 1.0)], ['-0.1', '1.5', 'nan', 'high'],
+     'a number from 0 to 1'),
+])
+def test_number_types_take_what_they_should_and_say_what_they_wanted(kind, good, bad, wanted):
+    for text, value in good:
+        assert kind(text) == value and type(kind(text)) is type(value)
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match=f'must be {wanted}, but got'):
+            kind(text)
+
+
+def test_a_bad_number_is_a_usage_error_naming_the_option(capsys):
+    parser = argparse.ArgumentParser(prog='tool')
+    parser.add_argument('--shape', type=positive_int, nargs=2)
+    assert parser.parse_args(['--shape', '480', '640']).shape == [480, 640]
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(['--shape', '0', '640'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        'tool: error: argument --shape: must be a positive integer, but got 0\n')

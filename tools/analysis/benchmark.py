@@ -36,7 +36,7 @@ import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
                                format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
 from ghostdet.deployment import ONNXNetwork, check_exported_from, export_for_timing
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import input_errors, non_negative_int, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,19 +45,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint (default: random weights)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
-    parser.add_argument('--batch-size', type=int, default=1, help='images per run (default 1)')
+    parser.add_argument('--batch-size', type=positive_int, default=1,
+                        help='images per run (default 1)')
     parser.add_argument(
-        '--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+        '--shape', type=positive_int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
         help='image height and width, padded to the data preprocessor\'s pad_size_divisor '
         '(default 800 1333)')
-    parser.add_argument('--runs', type=int, default=20, help='timed runs (default 20)')
-    parser.add_argument('--warmup', type=int, default=5, help='warm-up runs (default 5)')
+    parser.add_argument('--runs', type=positive_int, default=20, help='timed runs (default 20)')
+    parser.add_argument('--warmup', type=non_negative_int, default=5,
+                        help='warm-up runs (default 5)')
     parser.add_argument('--amp', action='store_true', help='CUDA fp16 autocast')
     parser.add_argument(
         '--mode', choices=['predict', 'tensor', 'network'], default='predict',
         help='predict: with post-processing (default); tensor: without the final one; '
         'network: no post-processing, fixed RoIs')
-    parser.add_argument('--proposals', type=int, default=1000,
+    parser.add_argument('--proposals', type=positive_int, default=1000,
                         help='RoIs per image of --mode network (default 1000)')
     parser.add_argument(
         '--fuse-conv-bn', action='store_true',
@@ -71,7 +73,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--export-onnx', action='store_true',
         help='also export this model to ONNX, float and int8 (calibrated on synthetic images: '
         'for timing only), and time both in onnxruntime (with --mode network, on CPU)')
-    parser.add_argument('--threads', type=int, default=None,
+    parser.add_argument('--threads', type=positive_int, default=None,
                         help='torch CPU threads (default: torch\'s default)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,

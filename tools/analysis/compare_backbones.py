@@ -25,6 +25,7 @@ from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backb
                                        format_detector_table, machine_description,
                                        plot_comparison)
 from ghostdet.analysis.study import cuda_description
+from ghostdet.utils.cli import non_negative_int, positive_int
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN_BACKBONES = ['GhostNet 1.0x', 'GhostNet 1.1x', 'MobileNetV3-Large', 'MobileNetV2 1.0x']
@@ -33,9 +34,11 @@ MAIN_BACKBONES = ['GhostNet 1.0x', 'GhostNet 1.1x', 'MobileNetV3-Large', 'Mobile
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Compare light backbones (tables + chart)')
     parser.add_argument('--out-dir', default='docs', help='where the table and chart go')
-    parser.add_argument('--runs', type=int, default=50, help='timed runs per classifier')
-    parser.add_argument('--warmup', type=int, default=10, help='warm-up runs per classifier')
-    parser.add_argument('--threads', type=int, default=1, help='torch CPU threads (default 1)')
+    parser.add_argument('--runs', type=positive_int, default=50, help='timed runs per classifier')
+    parser.add_argument('--warmup', type=non_negative_int, default=10,
+                        help='warm-up runs per classifier')
+    parser.add_argument('--threads', type=positive_int, default=1,
+                        help='torch CPU threads (default 1)')
     parser.add_argument(
         '--backbones', nargs='+', default=list(BACKBONES), choices=list(BACKBONES),
         metavar='NAME', help=f'backbones (default: all: {", ".join(BACKBONES)})')
@@ -47,7 +50,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--algorithms', nargs='+', default=list(ALGORITHMS), choices=list(ALGORITHMS))
     parser.add_argument('--necks', nargs='+', default=list(NECKS), choices=list(NECKS))
     parser.add_argument(
-        '--macs-shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+        '--macs-shape', type=positive_int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
         help='detector MACs input (default 800 1333, padded to 800x1344)')
     parser.add_argument(
         '--no-det-macs', action='store_true', help='skip the detector MACs table')
@@ -55,12 +58,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--mmengine', action='store_true',
         help='add mmengine FlopAnalyzer totals to the detector MACs table (slower)')
     parser.add_argument(
-        '--det-shape', type=int, nargs=2, default=[480, 640], metavar=('H', 'W'),
+        '--det-shape', type=positive_int, nargs=2, default=[480, 640], metavar=('H', 'W'),
         help='detector latency input on CPU (default 480 640)')
-    parser.add_argument('--det-runs', type=int, default=5, help='timed runs per detector')
-    parser.add_argument('--det-warmup', type=int, default=1, help='warm-up runs per detector')
+    parser.add_argument('--det-runs', type=positive_int, default=5, help='timed runs per detector')
+    parser.add_argument('--det-warmup', type=non_negative_int, default=1,
+                        help='warm-up runs per detector')
     parser.add_argument(
-        '--cuda-det-shape', type=int, nargs=2, default=[800, 1344], metavar=('H', 'W'),
+        '--cuda-det-shape', type=positive_int, nargs=2, default=[800, 1344], metavar=('H', 'W'),
         help='detector latency input on CUDA (default 800 1344)')
     parser.add_argument(
         '--fuse-conv-bn', action='store_true',

@@ -16,24 +16,24 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (ComponentComplexity, build_detector, detector_complexity,
                                format_complexity_table, num_threads)
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import input_errors, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Params and MACs of a detector per component')
     parser.add_argument('config', help='config file (or mmdet::... path)')
     parser.add_argument(
-        '--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+        '--shape', type=positive_int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
         help='input height and width, padded to the data preprocessor\'s pad_size_divisor '
         'unless --no-pad (default: 800 1333)')
     parser.add_argument('--no-pad', action='store_true', help='use --shape as is')
     parser.add_argument(
-        '--proposals', type=int, default=1000,
+        '--proposals', type=positive_int, default=1000,
         help='RoIs fed to a two-stage RoI head (default: 1000, mmdet Faster R-CNN '
         'test rpn.max_per_img)')
     parser.add_argument(
         '--no-mmengine', action='store_true', help='skip the mmengine FlopAnalyzer column')
-    parser.add_argument('--threads', type=int, default=None, help='torch threads')
+    parser.add_argument('--threads', type=positive_int, default=None, help='torch threads')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.backbone.widen_factor=1.3')

@@ -22,6 +22,7 @@ from ghostdet.analysis import format_latency_table
 from ghostdet.analysis.compare import machine_description
 from ghostdet.analysis.peers import PEER, PEER_CONFIGS, peer_latency
 from ghostdet.analysis.study import cuda_description
+from ghostdet.utils.cli import non_negative_int, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,12 +33,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
     parser.add_argument('--amp', action='store_true',
                         help='also time CUDA fp16 autocast (fp32 is always timed)')
-    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 8])
-    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1216], metavar=('H', 'W'),
+    parser.add_argument('--batch-sizes', type=positive_int, nargs='+', default=[1, 8])
+    parser.add_argument('--shape', type=positive_int, nargs=2, default=[800, 1216],
+                        metavar=('H', 'W'),
                         help='image size (default 800 1216, where the peer was measured)')
-    parser.add_argument('--runs', type=int, default=50, help='timed runs (default 50)')
-    parser.add_argument('--warmup', type=int, default=10, help='warm-up runs (default 10)')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--runs', type=positive_int, default=50, help='timed runs (default 50)')
+    parser.add_argument('--warmup', type=non_negative_int, default=10,
+                        help='warm-up runs (default 10)')
+    parser.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
     parser.add_argument('--out', default=None, help='also write the tables to this file')
     args = parser.parse_args(argv)
     if args.amp and not args.device.startswith('cuda'):

@@ -18,7 +18,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.deployment import export_detector
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import input_errors, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,13 +27,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', required=True, help='the .onnx file to write')
     parser.add_argument(
-        '--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
+        '--shape', type=positive_int, nargs=2, default=[800, 1333], metavar=('H', 'W'),
         help='image size to trace with (the file takes any size; default 800 1333)')
     parser.add_argument(
         '--static', action='store_true',
         help='fix the input to one image of --shape (padded as the data preprocessor pads), '
         'for runtimes and converters that need static shapes')
-    parser.add_argument('--opset', type=int, default=None,
+    parser.add_argument('--opset', type=positive_int, default=None,
                         help='ONNX opset (default: the exporter\'s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')

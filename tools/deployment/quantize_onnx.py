@@ -21,7 +21,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.deployment import quantize_detector
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import input_errors, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,7 +29,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='the config the file was exported from')
     parser.add_argument('onnx', help='the float .onnx file written by pytorch2onnx.py')
     parser.add_argument('--out', required=True, help='the int8 .onnx file to write')
-    parser.add_argument('--images', type=int, default=64,
+    parser.add_argument('--images', type=positive_int, default=64,
                         help='calibration images, spread over the split (default 64)')
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--split', choices=['train', 'val', 'test'], default='train',
