@@ -93,7 +93,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='report introduction (default: the BCCD one for the BCCD configs)')
     parser.add_argument('--every', type=positive_float, default=30.0,
                         help='seconds between progress lines (default 30)')
-    parser.add_argument('--time-limit', type=float, default=None, metavar='SECONDS',
+    parser.add_argument('--time-limit', type=positive_float, default=None, metavar='SECONDS',
                         help='stop the train, test and measure stages after this many seconds '
                         '(a machine held for a limited time); run the same command again to '
                         'go on (exit code 3 until then)')
@@ -110,8 +110,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.run_by_run and args.parallel > 1:
         parser.error('--run-by-run trains one run at a time; it cannot take --parallel '
                      f'{args.parallel}')
-    if args.time_limit is not None and args.time_limit <= 0:
-        parser.error(f'--time-limit must be positive, but got {args.time_limit:g}')
     return args
 
 

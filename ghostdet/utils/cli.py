@@ -43,7 +43,6 @@ def _number(kind: Callable[[str], float], accept: Callable[[float], bool],
         if not accept(value):
             raise argparse.ArgumentTypeError(f'must be {wanted}, but got {text}')
         return value
-    convert.__name__ = kind.__name__  # argparse names the type in some messages
     return convert
 
 
@@ -51,3 +50,4 @@ positive_int = _number(int, lambda v: v >= 1, 'a positive integer')
 non_negative_int = _number(int, lambda v: v >= 0, 'an integer >= 0')
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, 'a positive number')
 fraction = _number(float, lambda v: 0 <= v <= 1, 'a number from 0 to 1')
+positive_fraction = _number(float, lambda v: 0 < v <= 1, 'a number above 0, at most 1')

@@ -4,7 +4,7 @@ import pytest
 
 from ghostdet.utils.checkpoint import UnsafeCheckpointError
 from ghostdet.utils.cli import (fraction, input_errors, non_negative_int, positive_float,
-                                positive_int)
+                                positive_fraction, positive_int)
 
 
 @pytest.mark.parametrize('error, message', [
@@ -43,6 +43,8 @@ def test_other_errors_keep_their_traceback_and_the_code_is_chosen(capsys):
      'a positive number'),
     (fraction, [('0', 0.0), ('0.3', 0.3), ('1', 1.0)], ['-0.1', '1.5', 'nan', 'high'],
      'a number from 0 to 1'),
+    (positive_fraction, [('0.5', 0.5), ('1', 1.0)], ['0', '1.01', 'nan'],
+     'a number above 0, at most 1'),
 ])
 def test_number_types_take_what_they_should_and_say_what_they_wanted(kind, good, bad, wanted):
     for text, value in good:

@@ -20,7 +20,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
 from ghostdet.analysis import format_confusion_table, save_confusion, test_set_confusion
-from ghostdet.utils.cli import input_errors
+from ghostdet.utils.cli import fraction, input_errors, positive_fraction
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,18 +29,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('predictions', help='the .pkl of tools/test.py --out')
     parser.add_argument('--out-dir', help='where to write confusion_matrix.png/.json/.md '
                         '(default: the predictions\' folder)')
-    parser.add_argument('--iou-thr', type=float, default=0.5,
+    parser.add_argument('--iou-thr', type=positive_fraction, default=0.5,
                         help='IoU at which a detection matches a box (default 0.5)')
-    parser.add_argument('--score-thr', type=float, default=0.3,
+    parser.add_argument('--score-thr', type=fraction, default=0.3,
                         help='detections below this score are left out (default 0.3)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. the test set\'s data_root')
-    args = parser.parse_args(argv)
-    if not 0 < args.iou_thr <= 1:
-        parser.error(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
-    if not 0 <= args.score_thr <= 1:
-        parser.error(f'--score-thr must be in [0, 1], got {args.score_thr}')
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> np.ndarray:
