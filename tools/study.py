@@ -6,7 +6,7 @@
 
 Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
-``docs/images/results_bccd.png``, the learning curves ``docs/images/results_bccd_curves.png``
+``docs/images/results_bccd.jpg``, the learning curves ``docs/images/results_bccd_curves.png``
 and log summaries in ``docs/logs/``. Every stage resumes: run the same command again after a
 kill and only the unfinished work is done (a training in progress continues from its newest
 checkpoint). ``--parallel N`` trains N detectors at once;
@@ -80,8 +80,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--remeasure', action='store_true',
                         help='measure again runs that were measured already')
     parser.add_argument('--report', default='docs/results_bccd.md', help='markdown report')
-    parser.add_argument('--picture', default='docs/images/results_bccd.png',
-                        help='side-by-side picture of one test image')
+    parser.add_argument('--picture', default='docs/images/results_bccd.jpg',
+                        help='side-by-side picture of one test image; the format follows the '
+                        'extension (default JPEG: the BCCD photos make a PNG four times larger)')
     parser.add_argument('--curves', default='docs/images/results_bccd_curves.png',
                         help='learning curves (training loss and val mAP per epoch)')
     parser.add_argument('--image', default=None, help='file name of that test image '

@@ -2,6 +2,7 @@
 iterations of training and a test pass with tools/train.py and tools/test.py."""
 import re
 
+import cv2
 import pytest
 
 from ghostdet.analysis.report import log_curves
@@ -129,7 +130,7 @@ def test_the_published_report_is_rebuilt_from_the_kept_runs(bccd_annotations, tm
     """docs/results_bccd.md's rows (results, errors by class) come from the runs kept in
     docs/runs/bccd_*.tar.gz: the README's rebuild, in a scratch folder laid out as a checkout
     (data/bccd/ converted, ../shared beside it), writes the same rows, and the best model meets
-    issue 7's target."""
+    issue 7's target; the picture it draws is the published JPEG."""
     import shutil
     import tarfile
 
@@ -149,7 +150,7 @@ def test_the_published_report_is_rebuilt_from_the_kept_runs(bccd_annotations, tm
             tar.extractall(runs, filter='data')
     configs = sorted(str(p) for p in (REPO / 'configs' / 'bccd').glob('*.py'))
     run_tool([REPO / 'tools' / 'study.py'] + configs +
-             ['--stages', 'report', '--report', 'r.md', '--picture', 'r.png', '--curves',
+             ['--stages', 'report', '--report', 'r.md', '--picture', 'r.jpg', '--curves',
               'c.png', '--logs-dir', 'logs'], cwd=work, timeout=600)
     rebuilt = table_rows((work / 'r.md').read_text())
     assert rebuilt == table_rows((REPO / 'docs' / 'results_bccd.md').read_text())
@@ -158,3 +159,7 @@ def test_the_published_report_is_rebuilt_from_the_kept_runs(bccd_annotations, tm
     assert len(trained) == len(list(runs.glob('*/test_metrics.json'))) > 0
     assert all(row.endswith('| not trained |') for row in results if row not in trained)
     assert max(float(row.split('|')[4]) for row in trained) >= 0.45  # the bbox mAP column
+    assert (work / 'r.jpg').read_bytes()[:3] == b'\xff\xd8\xff'  # JPEG, from the extension
+    drawn = cv2.imread(str(work / 'r.jpg')).astype(float)
+    published = cv2.imread(str(REPO / 'docs' / 'images' / 'results_bccd.jpg')).astype(float)
+    assert drawn.shape == published.shape and abs(drawn - published).mean() < 1
