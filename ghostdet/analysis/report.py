@@ -213,7 +213,7 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
     from mmdet.visualization import DetLocalVisualizer
     from mmengine.structures import InstanceData
 
-    trained = [r for r in study.runs_ if r.train_done is not None]
+    trained = [r for r in study.runs_ if r.done('train')]
     if not trained:
         raise RuntimeError('no trained run to draw')
     cfg = study.config(trained[0])

@@ -96,6 +96,16 @@ class StudyRun:
     def measure(self) -> Optional[dict]:
         return read_json(self.path('measure.json'))
 
+    # the file each stage writes last, once its work on the run is complete
+    DONE_FILES = dict(train='train_done.json', test='test_metrics.json', measure='measure.json')
+
+    def done(self, stage: str) -> bool:
+        """Whether ``stage`` (train, test or measure) has finished this run: its last file
+        (:attr:`DONE_FILES`) holds JSON. The one test every stage and :meth:`Study.left` use."""
+        if stage not in self.DONE_FILES:
+            raise ValueError(f'no such stage {stage!r}; expected one of {list(self.DONE_FILES)}')
+        return read_json(self.path(self.DONE_FILES[stage])) is not None
+
     @property
     def train_seconds(self) -> float:
         """Wall time of every training attempt together (a killed attempt counts up to its
@@ -356,7 +366,7 @@ class Study:
     # train -----------------------------------------------------------------------------------
     def train(self) -> Dict[str, int]:
         """Train every run not done yet (resuming those with checkpoints)."""
-        todo = [r for r in self.runs_ if r.train_done is None]
+        todo = [r for r in self.runs_ if not r.done('train')]
         configs = {run.name: self.config(run) for run in todo}
         for run in todo:
             check_data(configs[run.name], str(run.config))
@@ -413,8 +423,8 @@ class Study:
     # test --------------------------------------------------------------------------------------
     def test(self) -> Dict[str, int]:
         """Evaluate each trained run's final checkpoint on the config's test split."""
-        todo = [r for r in self.runs_ if r.train_done is not None and r.metrics is None]
-        skipped = [r.name for r in self.runs_ if r.train_done is None]
+        todo = [r for r in self.runs_ if r.done('train') and not r.done('test')]
+        skipped = [r.name for r in self.runs_ if not r.done('train')]
         self.say(f'test: {len(todo)} to evaluate' +
                  (f'; not trained: {", ".join(skipped)}' if skipped else ''))
         jobs = [
@@ -433,7 +443,7 @@ class Study:
         that the report's picture can be drawn where the checkpoints are not."""
         from .report import annotated_test_images, picture_detections
 
-        tested = [r for r in self.runs_ if r.train_done is not None and r.metrics is not None]
+        tested = [r for r in self.runs_ if r.done('train') and r.done('test')]
         if not tested:
             return
         image = annotated_test_images(self.config(tested[0]))[0][0]
@@ -444,10 +454,10 @@ class Study:
     def measure(self, force: bool = False) -> None:
         """Cost and speed of each trained run, one model at a time."""
         for run in self.runs_:
-            if run.train_done is None:
+            if not run.done('train'):
                 self.say(f'measure: {run.name} is not trained; skipped')
                 continue
-            if run.measure is not None and not force:
+            if run.done('measure') and not force:
                 continue
             self.say(f'measure: {run.name}')
             write_json(run.path('measure.json'), self.measure_run(run))
@@ -497,11 +507,8 @@ class Study:
     def left(self, stages: Sequence[str] = STAGES[:3]) -> Dict[str, List[str]]:
         """The runs each of ``stages`` (of train, test, measure) still has to do, by stage;
         a stage with nothing left is absent."""
-        done = dict(train=lambda r: r.train_done is not None,
-                    test=lambda r: r.metrics is not None,
-                    measure=lambda r: r.measure is not None)
-        left = {stage: [r.name for r in self.runs_ if not done[stage](r)]
-                for stage in stages if stage in done}
+        left = {stage: [r.name for r in self.runs_ if not r.done(stage)]
+                for stage in stages if stage in StudyRun.DONE_FILES}
         return {stage: names for stage, names in left.items() if names}
 
     def standing(self, stages: Sequence[str] = STAGES[:3]) -> str:

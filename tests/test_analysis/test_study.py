@@ -119,14 +119,17 @@ def test_study_says_what_each_stage_has_left(tmp_path):
                                 measure=['a', 'b', 'c'])
     assert study.standing(['train', 'report']) == 'done: train 0/3. Left to do: train: all 3.'
     a, b, _ = study.runs_
-    for run, files in ((a, ('train_done', 'test_metrics', 'measure')), (b, ('train_done',))):
+    for run, files in ((a, ('train_done', 'test_metrics', 'measure')),
+                       (b, ('train_done', 'test_metrics'))):
         for name in files:
             write_json(run.path(f'{name}.json'), {})
-    assert study.left(['train', 'test']) == dict(train=['c'], test=['b', 'c'])
-    assert study.standing() == ('done: train 2/3, test 1/3, measure 1/3. Left to do: train: c; '
-                                'test: b, c; measure: b, c.')
-    for name in ('test_metrics', 'measure'):
-        write_json(b.path(f'{name}.json'), {})
+    assert [b.done(stage) for stage in ('train', 'test', 'measure')] == [True, True, False]
+    with pytest.raises(ValueError, match="no such stage 'report'"):
+        b.done('report')
+    assert study.left(['train', 'measure']) == dict(train=['c'], measure=['b', 'c'])
+    assert study.standing() == ('done: train 2/3, test 2/3, measure 1/3. Left to do: train: c; '
+                                'test: c; measure: b, c.')
+    write_json(b.path('measure.json'), {})
     assert study.standing(['test', 'measure']) == 'done: test 2/3, measure 2/3. Left to do: ' \
         'test: c; measure: c.'
     study.runs_ = study.runs_[:2]
