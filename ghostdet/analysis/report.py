@@ -323,7 +323,7 @@ def results_table(study: Study) -> str:
             (['speed session'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
-    for run in sorted(study.runs_, key=lambda r: r.train_done is None):  # stable: config order
+    for run in sorted(study.runs_, key=lambda r: not r.done('train')):  # stable: config order
         metrics, measure, done = run.metrics, run.measure or {}, run.train_done
         infer = {(e['batch_size'], e['amp']): e for e in measure.get('inference', [])}
         status = ('not trained' if done is None else 'not tested' if metrics is None else

@@ -78,13 +78,28 @@ class StudyRun:
     def train_log(self) -> Path:
         return self.path('train.log')
 
+    # the file each stage writes last, once its work on the run is complete
+    RESULT_FILES = dict(train='train_done.json', test='test_metrics.json',
+                        measure='measure.json')
+
+    def result_path(self, stage: str) -> Path:
+        """The file ``stage`` (train, test or measure) writes when it has finished this run."""
+        if stage not in self.RESULT_FILES:
+            raise ValueError(f'no such stage {stage!r}; expected one of {list(self.RESULT_FILES)}')
+        return self.path(self.RESULT_FILES[stage])
+
+    def done(self, stage: str) -> bool:
+        """Whether ``stage`` has finished this run (its result file holds JSON): the one test
+        every stage and :meth:`Study.left` use."""
+        return read_json(self.result_path(stage)) is not None
+
     @property
     def train_done(self) -> Optional[dict]:
-        return read_json(self.path('train_done.json'))
+        return read_json(self.result_path('train'))
 
     @property
     def metrics(self) -> Optional[dict]:
-        return read_json(self.path('test_metrics.json'))
+        return read_json(self.result_path('test'))
 
     @property
     def predictions(self) -> Path:
@@ -94,17 +109,7 @@ class StudyRun:
 
     @property
     def measure(self) -> Optional[dict]:
-        return read_json(self.path('measure.json'))
-
-    # the file each stage writes last, once its work on the run is complete
-    DONE_FILES = dict(train='train_done.json', test='test_metrics.json', measure='measure.json')
-
-    def done(self, stage: str) -> bool:
-        """Whether ``stage`` (train, test or measure) has finished this run: its last file
-        (:attr:`DONE_FILES`) holds JSON. The one test every stage and :meth:`Study.left` use."""
-        if stage not in self.DONE_FILES:
-            raise ValueError(f'no such stage {stage!r}; expected one of {list(self.DONE_FILES)}')
-        return read_json(self.path(self.DONE_FILES[stage])) is not None
+        return read_json(self.result_path('measure'))
 
     @property
     def train_seconds(self) -> float:
@@ -414,7 +419,7 @@ class Study:
                 self.say(f'  {run.name}: finished but its final checkpoint {checkpoint!r} is '
                          'missing; not marked done')
                 return
-            write_json(run.path('train_done.json'),
+            write_json(run.result_path('train'),
                        dict(checkpoint=checkpoint, amp=self.amp, cfg_options=self.cfg_options,
                             parallel=self.parallel, device=cuda_description() or 'cpu',
                             session=self.session()))
@@ -430,7 +435,7 @@ class Study:
         jobs = [
             Job(run, _test_child,
                 (str(run.config), run.train_done['checkpoint'], str(run.path('test')),
-                 self.cfg_options, str(run.path('test_metrics.json')), str(run.path('test.log')),
+                 self.cfg_options, str(run.result_path('test')), str(run.path('test.log')),
                  min(self.parallel, len(todo)), str(run.predictions)),
                 run.path('test.log'), on_exit=lambda code: None) for run in todo
         ]
@@ -460,7 +465,7 @@ class Study:
             if run.done('measure') and not force:
                 continue
             self.say(f'measure: {run.name}')
-            write_json(run.path('measure.json'), self.measure_run(run))
+            write_json(run.result_path('measure'), self.measure_run(run))
 
     def measure_run(self, run: StudyRun) -> dict:
         """Params, MACs and inference / training speed of one run (see the module doc)."""
@@ -508,7 +513,7 @@ class Study:
         """The runs each of ``stages`` (of train, test, measure) still has to do, by stage;
         a stage with nothing left is absent."""
         left = {stage: [r.name for r in self.runs_ if not r.done(stage)]
-                for stage in stages if stage in StudyRun.DONE_FILES}
+                for stage in stages if stage in StudyRun.RESULT_FILES}
         return {stage: names for stage, names in left.items() if names}
 
     def standing(self, stages: Sequence[str] = STAGES[:3]) -> str:
