@@ -1,5 +1,6 @@
 """Complexity (paper-convention MACs, mmengine FlopAnalyzer) and latency of backbones and
-detectors, and the confusion matrix of their test predictions, for ``tools/analysis``."""
+detectors, the confusion matrix of their test predictions and the detection-by-detection
+comparison of two models' predictions, for ``tools/analysis``."""
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         ImageNetClassifier, PaperNumber, backbone_out_channels,
                         build_backbone, build_classifier)
@@ -15,6 +16,8 @@ from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_conf
 from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
                       format_latency_table, measure_interleaved, measure_latency, module_runner,
                       num_threads)
+from .twins import (Detection, PredictionDiff, compare_predictions, format_prediction_diff,
+                    pair_detections)
 
 __all__ = [
     'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
@@ -27,5 +30,6 @@ __all__ = [
     'synthetic_batch',
     'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_modules',
     'benchmark_train_step', 'format_latency_table', 'measure_interleaved', 'measure_latency',
-    'module_runner', 'num_threads'
+    'module_runner', 'num_threads', 'Detection', 'PredictionDiff', 'compare_predictions',
+    'format_prediction_diff', 'pair_detections'
 ]

@@ -49,5 +49,6 @@ def _number(kind: Callable[[str], float], accept: Callable[[float], bool],
 positive_int = _number(int, lambda v: v >= 1, 'a positive integer')
 non_negative_int = _number(int, lambda v: v >= 0, 'an integer >= 0')
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, 'a positive number')
+non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, 'a number >= 0')
 fraction = _number(float, lambda v: 0 <= v <= 1, 'a number from 0 to 1')
 positive_fraction = _number(float, lambda v: 0 < v <= 1, 'a number above 0, at most 1')

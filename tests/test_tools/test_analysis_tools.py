@@ -43,12 +43,13 @@ def test_missing_config_is_a_one_line_error(tool, tmp_path, capsys):
     ('benchmark', ['--warmup', '-1']),
     ('benchmark', ['--threads', '0']),
     ('peer_benchmark', ['--batch-sizes', '1', '0']),
+    ('compare_predictions', ['--box-tol', '-1']),
 ])
 def test_a_bad_number_is_refused_before_any_work(tool, option, capsys):
     """Once a traceback from deep in torch (a 0-pixel input) or from the timing loop, after
     the model was built; now argparse's one line, naming the option."""
-    argv = ([] if tool == 'peer_benchmark' else [str(REPO / 'configs/quickstart/'
-                                                     'retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')])
+    argv = {'peer_benchmark': [], 'compare_predictions': ['a.pkl', 'b.pkl']}.get(
+        tool, [str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')])
     with pytest.raises(SystemExit) as exit_info:
         _tool(tool).parse_args(argv + option)
     assert exit_info.value.code == 2
@@ -294,3 +295,41 @@ def test_analyze_logs_bad_inputs_are_one_line_errors(tmp_path, capsys):
             _tool('analyze_logs').main(argv)
         assert exit_info.value.code == 2
         assert capsys.readouterr().err.endswith(message)
+
+
+def test_compare_predictions_exit_status_says_whether_the_detections_are_the_same(tmp_path,
+                                                                                   capsys):
+    from tests.test_analysis.test_twins import perturbed, random_predictions
+    first = random_predictions(3)
+    paths = [tmp_path / 'checkpoint.pkl', tmp_path / 'onnx.pkl', tmp_path / 'int8.pkl']
+    for path, data in zip(paths, [first, perturbed(first, 4),
+                                  perturbed(first, 5, score=0.02, box=1.0)]):
+        with open(path, 'wb') as f:
+            pickle.dump(data, f)
+    tool = _tool('compare_predictions')
+    assert tool.main([str(p) for p in paths[:2]]) == 0
+    out = capsys.readouterr().out
+    assert 'twins (same image and class, score within 0.0001, box within 0.01 px): 150' in out
+    assert out.rstrip().endswith('the same detections')
+    assert tool.main([str(paths[0]), str(paths[2]), '--show', '2']) == 1
+    out = capsys.readouterr().out
+    assert 'checkpoint.pkl, without a twin (highest scores first):' in out
+    assert '  ... (' in out and out.rstrip().endswith('different detections')  # over --show 2
+    assert tool.main([str(paths[0]), str(paths[2]), '--score-tol', '0.02', '--box-tol', '1']) == 0
+    assert ': 150;' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('args, message', [
+    (['{d}/a.pkl', '{d}/none.pkl'], 'error: {d}/none.pkl can not be found.'),
+    (['{d}/a.pkl', '{d}/other.pkl'], 'error: the files hold different images: 1 only in a.pkl'),
+])
+def test_compare_predictions_bad_inputs_are_one_line_errors(args, message, tmp_path, capsys):
+    from tests.test_analysis.test_twins import image
+    for name, img_id in [('a.pkl', 1), ('other.pkl', 2)]:
+        with open(tmp_path / name, 'wb') as f:
+            pickle.dump([image(img_id, [], [], [])], f)
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('compare_predictions').main([a.format(d=tmp_path) for a in args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message.format(d=tmp_path)) and err.count('\n') == 1

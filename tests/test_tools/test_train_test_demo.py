@@ -383,6 +383,10 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     onnx = load_predictions(out)
     assert len(onnx) == 4
     assert_same_top_scores(onnx, load_predictions(tested[1]))
+    # each of the 200 detections (50 an image) has a twin of the same class, score and box
+    result = run_tool(['tools/analysis/compare_predictions.py', tested[1], out])
+    assert 'detections: 200 in results.pkl, 200 in onnx.pkl' in result.stdout
+    assert 'without a twin: 0 in results.pkl, 0 in onnx.pkl' in result.stdout, result.stdout
     run_tool(['tools/demo.py', Path(data_root) / 'images', CONFIG, exported[1], '--out-dir',
               tmp_path / 'demo'])
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24

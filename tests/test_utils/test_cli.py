@@ -3,8 +3,8 @@ import argparse
 import pytest
 
 from ghostdet.utils.checkpoint import UnsafeCheckpointError
-from ghostdet.utils.cli import (fraction, input_errors, non_negative_int, positive_float,
-                                positive_fraction, positive_int)
+from ghostdet.utils.cli import (fraction, input_errors, non_negative_float, non_negative_int,
+                                positive_float, positive_fraction, positive_int)
 
 
 @pytest.mark.parametrize('error, message', [
@@ -41,6 +41,8 @@ def test_other_errors_keep_their_traceback_and_the_code_is_chosen(capsys):
     (non_negative_int, [('0', 0), ('10', 10)], ['-1', 'ten'], 'an integer >= 0'),
     (positive_float, [('0.5', 0.5), ('30', 30.0)], ['0', '-1', 'inf', 'nan', 's'],
      'a positive number'),
+    (non_negative_float, [('0', 0.0), ('1e-4', 1e-4), ('2', 2.0)], ['-1e-9', 'inf', 'nan', 't'],
+     'a number >= 0'),
     (fraction, [('0', 0.0), ('0.3', 0.3), ('1', 1.0)], ['-0.1', '1.5', 'nan', 'high'],
      'a number from 0 to 1'),
     (positive_fraction, [('0.5', 0.5), ('1', 1.0)], ['0', '1.01', 'nan'],
