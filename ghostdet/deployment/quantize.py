@@ -16,7 +16,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -153,14 +153,16 @@ def quantize_onnx(src: str,
                   per_channel: bool = True,
                   total: Optional[int] = None,
                   calibration: Optional[dict] = None,
-                  progress: Optional[Callable[[str], None]] = print) -> dict:
+                  progress: Optional[Callable[[str], None]] = print,
+                  op_types: Optional[Sequence[str]] = None) -> dict:
     """Write an int8 copy of the ghostdet ONNX file ``src`` to ``out``, calibrated on
     ``inputs``.
 
     Weights int8 (per output channel unless ``per_channel`` is False), activations uint8
     (onnxruntime's fast path on x86 CPUs), quantize/dequantize pairs around each quantized
-    operator (QDQ). BatchNorms are folded and the graph simplified first (onnxruntime's
-    pre-processing). The activation ranges are the min/max over the calibration images
+    operator (QDQ): every operator onnxruntime can quantize, or only those of ``op_types``.
+    BatchNorms are folded and the graph simplified first (onnxruntime's pre-processing). The
+    activation ranges are the min/max over the calibration images
     (onnxruntime keeps two numbers per tensor and image, not the tensors). Not with its
     ``CalibMaxIntermediateOutputs``: onnxruntime 1.32 drops the ranges collected so far when
     it reaches that count instead of merging them.
@@ -177,6 +179,9 @@ def quantize_onnx(src: str,
         total (int, optional): How many images ``inputs`` holds, for the progress lines.
         calibration (dict, optional): Where the images came from, kept in the file's metadata.
         progress (Callable[[str], None], optional): Receives progress lines. Defaults to print.
+        op_types (Sequence[str], optional): Quantize only these operator types (onnxruntime's
+            ``op_types_to_quantize``, e.g. ``['Conv']``); each must be in the graph. Defaults
+            to all that onnxruntime can quantize.
 
     Returns:
         dict: ``path``, ``size_mb``, ``src_size_mb``, ``images`` (calibration images used),
@@ -187,7 +192,8 @@ def quantize_onnx(src: str,
     Raises:
         FileNotFoundError: No such ``src``.
         ValueError: ``src`` is not a float ghostdet file, ``out`` is not a new ``.onnx`` path,
-            or there is no calibration image.
+            there is no calibration image, an ``op_types`` entry is not in the graph, or
+            nothing could be quantized.
     """
     import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
@@ -214,14 +220,26 @@ def quantize_onnx(src: str,
             prepared = osp.join(tmp, 'prepared.onnx')
             # the dynamic height and width defeat the symbolic shape inference; not needed
             quant_pre_process(src, prepared, skip_symbolic_shape=True)
+            if op_types:
+                present = sorted({node.op_type for node in onnx.load(prepared).graph.node})
+                absent = [t for t in op_types if t not in present]
+                if absent:
+                    raise ValueError(f'no {", ".join(absent)} operator in {src} (after '
+                                     f'BatchNorm folding); it has: {", ".join(present)}')
             quantize_static(
                 prepared, part, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax)
+                calibrate_method=CalibrationMethod.MinMax,
+                op_types_to_quantize=list(op_types) if op_types else None)
         graph = onnx.load(part)
+        nodes = sum(node.op_type == 'QuantizeLinear' for node in graph.graph.node)
+        if not nodes:
+            raise ValueError(f'onnxruntime quantized none of the {", ".join(op_types or [])} '
+                             'operators: the file would be the float one')
         meta = dict(source.meta, quantized=dict(
             weights='int8', activations='uint8', per_channel=per_channel, method='minmax',
-            images=reader.count, calibration=calibration))
+            op_types=sorted(op_types) if op_types else 'all', images=reader.count,
+            calibration=calibration))
         props = {p.key: p.value for p in graph.metadata_props}
         onnx.helper.set_model_props(graph, dict(props, **{METADATA_KEY: json.dumps(meta)}))
         onnx.save(graph, part)
@@ -232,7 +250,6 @@ def quantize_onnx(src: str,
     finally:
         if osp.exists(part):
             os.remove(part)
-    nodes = sum(node.op_type == 'QuantizeLinear' for node in graph.graph.node)
     return dict(path=out, size_mb=osp.getsize(out) / 2**20, src_size_mb=osp.getsize(src) / 2**20,
                 images=reader.count, quantized_nodes=nodes, output_diff=diff)
 
@@ -245,7 +262,8 @@ def quantize_detector(config,
                       per_channel: bool = True,
                       cfg_options: Optional[dict] = None,
                       progress: Optional[Callable[[str], None]] = print,
-                      image_dir: Optional[str] = None) -> dict:
+                      image_dir: Optional[str] = None,
+                      op_types: Optional[Sequence[str]] = None) -> dict:
     """What ``tools/deployment/quantize_onnx.py`` does: check that ``src`` was exported from
     the config's detector, then :func:`quantize_onnx` it calibrated on
     :class:`CalibrationImages` of the config (or of ``image_dir``)."""
@@ -258,7 +276,8 @@ def quantize_detector(config,
     cfg = load_config(config, cfg_options)
     build_model(onnx_test_model(cfg.model, src))  # another config's file: a named error
     images = CalibrationImages(cfg, num_images, split, image_dir=image_dir)
-    return quantize_onnx(src, out, images, per_channel, len(images), images.source, progress)
+    return quantize_onnx(src, out, images, per_channel, len(images), images.source, progress,
+                         op_types)
 
 
 def export_for_timing(model: torch.nn.Module,

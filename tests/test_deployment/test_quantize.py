@@ -122,8 +122,8 @@ def test_quantized_file_holds_int8_weights_per_channel_and_ghostdets_metadata(
     float_meta = ONNXNetwork(exported).meta
     meta = json.loads({p.key: p.value for p in graph.metadata_props}['ghostdet'])
     assert meta == dict(float_meta, quantized=dict(
-        weights='int8', activations='uint8', per_channel=True, method='minmax', images=6,
-        calibration=dict(split='train')))
+        weights='int8', activations='uint8', per_channel=True, method='minmax', op_types='all',
+        images=6, calibration=dict(split='train')))
     assert report['quantized_nodes'] == sum(n.op_type == 'QuantizeLinear'
                                             for n in graph.graph.node) > 50
     inits = {i.name: i for i in graph.graph.initializer}
@@ -136,6 +136,42 @@ def test_quantized_file_holds_int8_weights_per_channel_and_ghostdets_metadata(
         assert onnx.numpy_helper.to_array(scale).size == weight.dims[0]  # one per out channel
         int8_weights += 1
     assert int8_weights == len(convs) > 50
+
+
+def quantized_inputs(graph, op_type):
+    """How many of the graph's ``op_type`` nodes take a dequantized (int8/uint8) input."""
+    dequantized = {n.output[0] for n in graph.node if n.op_type == 'DequantizeLinear'}
+    return sum(any(i in dequantized for i in n.input) for n in graph.node if n.op_type == op_type)
+
+
+def count(graph, op_type):
+    return sum(n.op_type == op_type for n in graph.node)
+
+
+def test_op_types_quantizes_only_those_operators(exported, calibration, quantized, tmp_path):
+    """``op_types=['Conv']``: the convolutions' weights and inputs are int8 as in the full
+    file, but their ReLUs are no longer quantized with them (in the full file a uint8 output
+    does the ReLU's clipping and the node is gone), so they stay, each with a quantize/
+    dequantize pair of its own."""
+    path = str(tmp_path / 'conv.onnx')
+    report = quantize_onnx(exported, path, calibration, progress=None, op_types=['Conv'])
+    graph, full = onnx.load(path).graph, onnx.load(quantized[0]['path']).graph
+    assert quantized_inputs(graph, 'Conv') == quantized_inputs(full, 'Conv') == count(
+        graph, 'Conv') > 50
+    assert count(full, 'Relu') == 0 and count(graph, 'Relu') == count(
+        onnx.load(exported).graph, 'Relu') > 20
+    assert report['quantized_nodes'] > quantized[0]['quantized_nodes']
+    assert ONNXNetwork(path).meta['quantized']['op_types'] == ['Conv']
+
+
+def test_op_types_refuses_an_operator_the_graph_lacks_or_cannot_quantize(exported, tmp_path):
+    out = tmp_path / 'x.onnx'
+    img = torch.zeros(1, 3, 64, 64)
+    with pytest.raises(ValueError, match=r'no Softmax operator in .*; it has: .*Concat, Conv'):
+        quantize_onnx(exported, str(out), [img], progress=None, op_types=['Conv', 'Softmax'])
+    with pytest.raises(ValueError, match='quantized none of the Div operators'):
+        quantize_onnx(exported, str(out), [img], progress=None, op_types=['Div'])
+    assert not list(tmp_path.iterdir())
 
 
 def test_int8_outputs_follow_the_float_ones_on_held_out_images(data_root, exported, quantized):

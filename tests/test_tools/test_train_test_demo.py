@@ -441,6 +441,9 @@ def test_quantize_tool_writes_an_int8_file_that_test_py_evaluates(data_root, exp
         (['tools/deployment/quantize_onnx.py', CONFIG, exported[1], '--out', out, '--split',
           'val', '--image-dir', data_root], 'argument --image-dir: not allowed with argument '
          '--split'),
+        (['tools/deployment/quantize_onnx.py', CONFIG, exported[1], '--out', tmp_path / 's.onnx',
+          '--images', '1', '--op-types', 'Conv', 'Softmax'] + options(data_root),
+         f'error: no Softmax operator in {exported[1]} (after BatchNorm folding); it has: '),
     ]
     for args, message in cases:
         result = run_tool(args, check=False)

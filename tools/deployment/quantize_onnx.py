@@ -2,12 +2,14 @@
 calibrated on images of the config's dataset.
 
     python tools/deployment/quantize_onnx.py CONFIG model.onnx --out model_int8.onnx \
-        [--images 64] [--split train|val|test | --image-dir PATH] [--per-tensor]
+        [--images 64] [--split train|val|test | --image-dir PATH] [--per-tensor] \
+        [--op-types Conv ...]
 
 Weights become int8 (one scale per output channel unless ``--per-tensor``), activations
 uint8, with ranges from the float graph's min/max over ``--images`` images of ``--split``
 (default train, so the test split stays held out), or of ``--image-dir`` (unlabelled images,
-e.g. frames from the camera it will run on), through the config's test pipeline. Then measure
+e.g. frames from the camera it will run on), through the config's test pipeline. Every
+operator onnxruntime can quantize is, unless ``--op-types`` names some. Then measure
 what it costs in mAP and what it gains in speed:
 
     python tools/test.py CONFIG model_int8.onnx
@@ -40,6 +42,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'pattern (unlabelled will do)')
     parser.add_argument('--per-tensor', action='store_true',
                         help='one scale per weight tensor instead of per output channel')
+    parser.add_argument('--op-types', nargs='+', metavar='OP',
+                        help='quantize only these ONNX operator types, e.g. Conv (default: '
+                        'all that onnxruntime can)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings (e.g. the dataset\'s data_root)')
     return parser.parse_args(argv)
@@ -54,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         report = quantize_detector(args.config, args.onnx, args.out, args.images, args.split,
                                    not args.per_tensor, args.cfg_options,
                                    progress=lambda line: print(line, flush=True),
-                                   image_dir=args.image_dir)
+                                   image_dir=args.image_dir, op_types=args.op_types)
     print(f'wrote {report["path"]} ({report["size_mb"]:.1f} MB, the float file '
           f'{report["src_size_mb"]:.1f} MB): {report["quantized_nodes"]} tensors quantized, '
           f'calibrated on {report["images"]} images')
