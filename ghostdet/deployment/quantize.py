@@ -162,8 +162,8 @@ def quantize_onnx(src: str,
     (onnxruntime's fast path on x86 CPUs), quantize/dequantize pairs around each quantized
     operator (QDQ): every operator onnxruntime can quantize, or only those of ``op_types``.
     BatchNorms are folded and the graph simplified first (onnxruntime's pre-processing). The
-    activation ranges are the min/max over the calibration images
-    (onnxruntime keeps two numbers per tensor and image, not the tensors). Not with its
+    activation ranges are the min/max over the calibration images (onnxruntime keeps two
+    numbers per tensor and image, not the tensors). Not with its
     ``CalibMaxIntermediateOutputs``: onnxruntime 1.32 drops the ranges collected so far when
     it reaches that count instead of merging them.
 
@@ -234,8 +234,9 @@ def quantize_onnx(src: str,
         graph = onnx.load(part)
         nodes = sum(node.op_type == 'QuantizeLinear' for node in graph.graph.node)
         if not nodes:
-            raise ValueError(f'onnxruntime quantized none of the {", ".join(op_types or [])} '
-                             'operators: the file would be the float one')
+            asked = f' of the {", ".join(op_types)} operators' if op_types else ''
+            raise ValueError(f'onnxruntime quantized nothing{asked}: the file would be the '
+                             'float one')
         meta = dict(source.meta, quantized=dict(
             weights='int8', activations='uint8', per_channel=per_channel, method='minmax',
             op_types=sorted(op_types) if op_types else 'all', images=reader.count,
