@@ -30,7 +30,7 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-from ghostdet.utils.checkpoint import load_predictions
+from ghostdet.utils.checkpoint import check_predictions, load_predictions, prediction_arrays
 from .detectors import ConfigLike, load_config
 from .figures import save_figure
 
@@ -123,10 +123,7 @@ def confusion_matrix(dataset: Any,
     Returns:
         np.ndarray: ``(C + 1, C + 1)`` counts, rows ground truth, columns predictions.
     """
-    if not isinstance(predictions, (list, tuple)) or not all(
-            isinstance(p, dict) and 'pred_instances' in p for p in predictions):
-        raise ValueError('the predictions are not what tools/test.py --out writes (a list of '
-                         'dicts with pred_instances)')
+    check_predictions(predictions)
     infos = {}
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
@@ -143,11 +140,10 @@ def confusion_matrix(dataset: Any,
             raise ValueError(f'image id {prediction.get("img_id")!r} '
                              f'({prediction.get("img_path")}) is not in the test set')
         gts = info['instances']
-        pred = {k: np.asarray(prediction['pred_instances'][k])
-                for k in ('bboxes', 'scores', 'labels')}
+        bboxes, scores, labels = prediction_arrays(prediction)
         matrix += match_image(
-            [g['bbox'] for g in gts], [g['bbox_label'] for g in gts], pred['bboxes'],
-            pred['scores'], pred['labels'], num_classes, iou_thr, score_thr,
+            [g['bbox'] for g in gts], [g['bbox_label'] for g in gts], bboxes, scores, labels,
+            num_classes, iou_thr, score_thr,
             gt_ignore=[bool(g.get('ignore_flag', 0)) for g in gts])
         if bar is not None:
             bar.update()

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ghostdet.utils.checkpoint import check_predictions, prediction_arrays
 from ghostdet.utils.text import preview
 
 # a cost no twin reaches (twins cost at most 2: see pair_detections)
@@ -84,31 +85,11 @@ def pair_detections(a_bboxes: np.ndarray, a_scores: np.ndarray, b_bboxes: np.nda
     return [(int(i), int(j)) for i, j in zip(rows, cols) if close[i, j]]
 
 
-def _instances(prediction: Any, name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(bboxes, scores, labels) of one image of a ``tools/test.py --out`` list, as numpy."""
-    instances = prediction['pred_instances']
-    try:
-        bboxes, scores, labels = (np.asarray(instances[k], dtype=np.float64)
-                                  for k in ('bboxes', 'scores', 'labels'))
-    except KeyError as err:
-        raise ValueError(f'{name}: pred_instances of image {prediction.get("img_id")!r} have no '
-                         f'{err.args[0]!r}') from None
-    if bboxes.shape != (len(scores), 4) or labels.shape != scores.shape:
-        raise ValueError(f'{name}: image {prediction.get("img_id")!r} has {bboxes.shape} boxes, '
-                         f'{scores.shape} scores and {labels.shape} labels')
-    return bboxes.reshape(-1, 4), scores, labels.astype(np.int64)
-
-
 def _by_image(predictions: Any, name: str) -> Dict[Any, Any]:
     """``img_id`` -> the image's prediction dict, refusing what is not a ``tools/test.py
     --out`` list or names an image twice."""
-    if not isinstance(predictions, (list, tuple)) or not all(
-            isinstance(p, dict) and 'pred_instances' in p and 'img_id' in p
-            for p in predictions):
-        raise ValueError(f'{name} is not what tools/test.py --out writes (a list of dicts with '
-                         'img_id and pred_instances)')
     images = {}
-    for prediction in predictions:
+    for prediction in check_predictions(predictions, name):
         if prediction['img_id'] in images:
             raise ValueError(f'{name} holds image {prediction["img_id"]!r} twice')
         images[prediction['img_id']] = prediction
@@ -162,7 +143,7 @@ def compare_predictions(first: Sequence[dict],
     for img_id, prediction in images[0].items():
         sides = []
         for k, pred in enumerate((prediction, images[1][img_id])):
-            bboxes, scores, labels = _instances(pred, names[k])
+            bboxes, scores, labels = prediction_arrays(pred, names[k])
             keep = scores >= score_thr
             sides.append((bboxes[keep], scores[keep], labels[keep]))
             counts[k] += int(keep.sum())
@@ -175,7 +156,8 @@ def compare_predictions(first: Sequence[dict],
                                         box_tol):
                 paired[0][index[0][i]] = paired[1][index[1][j]] = True
                 diff.twins += 1
-                diff.max_score_diff = max(diff.max_score_diff, abs(a_scores[i] - b_scores[j]))
+                diff.max_score_diff = max(diff.max_score_diff,
+                                          float(abs(a_scores[i] - b_scores[j])))
                 diff.max_box_diff = max(diff.max_box_diff,
                                         float(np.abs(a_boxes[i] - b_boxes[j]).max()))
         for k, (bboxes, scores, labels) in enumerate(sides):
@@ -185,7 +167,6 @@ def compare_predictions(first: Sequence[dict],
                 at_cut = _at_cut(detection.score, sides[1 - k][1], score_thr, score_tol)
                 (diff.at_cut if at_cut else diff.unpaired)[k].append(detection)
     diff.detections = (counts[0], counts[1])
-    diff.max_score_diff = float(diff.max_score_diff)
     return diff
 
 

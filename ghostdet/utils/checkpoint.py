@@ -23,7 +23,7 @@ import collections
 import io
 import os
 import pickle
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -141,6 +141,35 @@ def load_predictions(filename: str) -> Any:
                 f'refused to load {filename}: it asks to unpickle something that is not a '
                 'tensor, numpy array or container, so it was not run. Prediction files are '
                 f'untrusted input. Reason: {_reason(err)}') from err
+
+
+def check_predictions(predictions: Any, name: str = 'the predictions') -> Sequence[dict]:
+    """``predictions`` if it is what ``tools/test.py --out`` writes (a list of dicts with
+    ``img_id`` and ``pred_instances``); else a ValueError that names ``name``."""
+    if not isinstance(predictions, (list, tuple)) or not all(
+            isinstance(p, dict) and 'pred_instances' in p and 'img_id' in p
+            for p in predictions):
+        raise ValueError(f'not what tools/test.py --out writes (a list of dicts with img_id and '
+                         f'pred_instances): {name}')
+    return predictions
+
+
+def prediction_arrays(prediction: dict,
+                      name: str = 'the predictions') -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image of a ``tools/test.py --out`` list as numpy: boxes ``(N, 4)`` and scores
+    ``(N,)`` float64, labels ``(N,)`` int64 (tensors or arrays in the file). A missing field or
+    mismatched lengths are a ValueError that names ``name`` and the image."""
+    instances, img_id = prediction['pred_instances'], prediction.get('img_id')
+    try:
+        bboxes, scores, labels = (np.asarray(instances[k], dtype=np.float64)
+                                  for k in ('bboxes', 'scores', 'labels'))
+    except KeyError as err:
+        raise ValueError(f'{name}: pred_instances of image {img_id!r} have no '
+                         f'{err.args[0]!r}') from None
+    if bboxes.size != 4 * len(scores) or labels.shape != scores.shape:
+        raise ValueError(f'{name}: image {img_id!r} has {bboxes.shape} boxes, {scores.shape} '
+                         f'scores and {labels.shape} labels')
+    return bboxes.reshape(-1, 4), scores, labels.astype(np.int64)
 
 
 def _reason(err: Exception) -> str:

@@ -120,7 +120,8 @@ def test_an_image_without_detections_in_the_other_file():
 @pytest.mark.parametrize('second, message', [
     ([image(1, [], [], []), image(9, [], [], [])], r'1 only in a \(2\), 1 only in b \(9\)'),
     ([image(1, [], [], []), image(1, [], [], [])], 'b holds image 1 twice'),
-    ({'img_id': 1}, 'b is not what tools/test.py --out writes'),
+    ({'img_id': 1}, r'not what tools/test.py --out writes \(a list of dicts with img_id and '
+                    r'pred_instances\): b$'),
     ([image(1, [], [], []), dict(img_id=2, pred_instances=dict(bboxes=torch.zeros(2, 4),
                                                                scores=torch.zeros(2)))],
      "b: pred_instances of image 2 have no 'labels'"),
