@@ -16,8 +16,8 @@ from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_conf
 from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
                       format_latency_table, measure_interleaved, measure_latency, module_runner,
                       num_threads)
-from .twins import (Detection, PredictionDiff, compare_predictions, format_prediction_diff,
-                    pair_detections)
+from .twins import (Detection, PredictionDiff, compare_predictions, config_score_thr,
+                    format_prediction_diff, pair_detections)
 
 __all__ = [
     'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
@@ -31,5 +31,5 @@ __all__ = [
     'synthetic_train_batch', 'LatencyResult', 'benchmark_module', 'benchmark_modules',
     'benchmark_train_step', 'format_latency_table', 'measure_interleaved', 'measure_latency',
     'module_runner', 'num_threads', 'Detection', 'PredictionDiff', 'compare_predictions',
-    'format_prediction_diff', 'pair_detections'
+    'config_score_thr', 'format_prediction_diff', 'pair_detections'
 ]

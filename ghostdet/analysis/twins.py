@@ -12,7 +12,8 @@ A detection left without a twin is *at the cut* when its score is within ``score
 lowest score the other file kept on that image, or of ``score_thr``: the other model may have
 dropped it at its ``max_per_img`` or at the score threshold, where a tie in the scores
 decides, so it is counted apart from the real differences. (For ties at the models' own score
-threshold to count as such, pass their ``test_cfg.score_thr`` as ``score_thr``.)
+threshold to count as such, pass it as ``score_thr``: :func:`config_score_thr` reads it from
+their config.)
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Sequence, Tuple
@@ -94,6 +95,29 @@ def _by_image(predictions: Any, name: str) -> Dict[Any, Any]:
             raise ValueError(f'{name} holds image {prediction["img_id"]!r} twice')
         images[prediction['img_id']] = prediction
     return images
+
+
+def config_score_thr(cfg: Any) -> float:
+    """The score below which a config's detector drops detections at test time: its
+    ``model.test_cfg.score_thr``, or ``model.test_cfg.rcnn.score_thr`` for a two-stage one.
+
+    Args:
+        cfg (Config or dict): A loaded config (e.g. by
+            :func:`ghostdet.analysis.load_config`).
+
+    Raises:
+        ValueError: The config's model has no such threshold.
+    """
+    test_cfg = (cfg.get('model') or {}).get('test_cfg') or {}
+    for where, section in (('model.test_cfg', test_cfg), ('model.test_cfg.rcnn',
+                                                          test_cfg.get('rcnn') or {})):
+        if section.get('score_thr') is not None:
+            thr = float(section['score_thr'])
+            if not 0 <= thr <= 1:
+                raise ValueError(f'{where}.score_thr must be in [0, 1], but got {thr}')
+            return thr
+    raise ValueError('the config has no model.test_cfg.score_thr (nor model.test_cfg.rcnn.'
+                     'score_thr): give the threshold as --score-thr')
 
 
 def _at_cut(score: float, other_scores: np.ndarray, score_thr: float, score_tol: float) -> bool:

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ghostdet.analysis import compare_predictions, format_prediction_diff, pair_detections
+from ghostdet.analysis import (compare_predictions, config_score_thr, format_prediction_diff,
+                               load_config, pair_detections)
+from tests.helpers import REPO
 
 
 def image(img_id, boxes, scores, labels, tensors=True):
@@ -137,3 +139,27 @@ def test_bad_input_is_refused_with_the_reason(second, message):
 def test_negative_tolerance_is_refused():
     with pytest.raises(ValueError, match='tolerances must be >= 0'):
         compare_predictions([], [], score_tol=-1)
+
+
+@pytest.mark.parametrize('config, thr', [
+    ('configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py', 0.05),
+    ('configs/bccd/faster-rcnn_ghostnet-1.0x_fpn_50e_bccd.py', 0.05),  # test_cfg.rcnn
+])
+def test_config_score_thr_reads_the_threshold_the_model_cuts_at(config, thr):
+    cfg = load_config(REPO / config)
+    assert config_score_thr(cfg) == thr
+    head = 'rcnn' in cfg.model.test_cfg
+    (cfg.model.test_cfg.rcnn if head else cfg.model.test_cfg).score_thr = 0.25
+    assert config_score_thr(cfg) == 0.25
+
+
+@pytest.mark.parametrize('cfg, message', [
+    (dict(model=dict(test_cfg=dict(rpn=dict(), rcnn=dict(max_per_img=10)))),
+     r'no model.test_cfg.score_thr \(nor model.test_cfg.rcnn.score_thr\)'),
+    (dict(model=dict()), 'no model.test_cfg.score_thr'),
+    (dict(model=dict(test_cfg=dict(score_thr=1.5))),
+     r'model.test_cfg.score_thr must be in \[0, 1\], but got 1.5'),
+])
+def test_config_score_thr_refuses_a_config_without_a_threshold(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        config_score_thr(cfg)

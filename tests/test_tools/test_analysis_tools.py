@@ -319,6 +319,31 @@ def test_compare_predictions_exit_status_says_whether_the_detections_are_the_sam
     assert ': 150;' in capsys.readouterr().out
 
 
+def test_compare_predictions_config_makes_a_tie_at_its_threshold_a_tie(tmp_path, capsys):
+    """The quickstart config cuts at score 0.05: a detection scoring 0.05003 in one file and
+    (unseen) just under 0.05 in the other is a tie at the cut, not a difference."""
+    from tests.test_analysis.test_twins import image
+    paths = [tmp_path / 'checkpoint.pkl', tmp_path / 'onnx.pkl']
+    for path, scores in zip(paths, [[0.9, 0.05003], [0.9]]):
+        with open(path, 'wb') as f:
+            pickle.dump([image(1, [[0, 0, 10, 10], [20, 20, 40, 40]][:len(scores)], scores,
+                               [0] * len(scores))], f)
+    tool = _tool('compare_predictions')
+    assert tool.main([str(p) for p in paths]) == 1
+    assert 'without a twin: 1 in checkpoint.pkl, 0 in onnx.pkl' in capsys.readouterr().out
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    assert tool.main([str(p) for p in paths] + ['--config', config]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the models' score threshold (--config): 0.05\n")
+    assert 'with the score threshold): 1 in checkpoint.pkl, 0 in onnx.pkl' in out
+    assert tool.main([str(p) for p in paths] + ['--config', config, '--score-thr', '0.5']) == 0
+    assert 'detections: 1 in checkpoint.pkl, 1 in onnx.pkl' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(p) for p in paths] + ['--config', str(tmp_path / 'none.py')])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(f'error: config file not found: {tmp_path}')
+
+
 @pytest.mark.parametrize('args, message', [
     (['{d}/a.pkl', '{d}/none.pkl'], 'error: {d}/none.pkl can not be found.'),
     (['{d}/a.pkl', '{d}/other.pkl'], 'error: the files hold different images: 1 only in a.pkl'),
