@@ -3,8 +3,10 @@
     python tools/demo.py IMAGES CONFIG CHECKPOINT [--out-dir demo_out] [--device cpu]
                          [--score-thr 0.3]
 
-IMAGES is an image, a folder or a glob ('data/*.jpg'). Writes pictures with boxes to
-OUT_DIR/vis/ and the boxes, labels and scores to OUT_DIR/predictions.json.
+IMAGES is an image, a folder or a glob ('data/*.jpg', 'frames/**/*.jpg'). Writes pictures
+with boxes to OUT_DIR/vis/ (under their paths from the images' common folder where two share a
+file name) and the boxes, labels and scores to OUT_DIR/predictions.json. An image that cannot
+be read is named and skipped; the exit code is then 1 (0 when every image was read).
 """
 import argparse
 
@@ -24,13 +26,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> list:
+def main(argv=None) -> int:
     args = parse_args(argv)
     with input_errors():  # a bad path or threshold: one line, exit 2
         images = check_demo_inputs(args.config, args.checkpoint, args.inputs, args.score_thr)
-    return run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,
-                    args.score_thr)
+    predictions = run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,
+                           args.score_thr)
+    return 0 if len(predictions) == len(images) else 1  # 1: some were unreadable
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

@@ -3,6 +3,7 @@ import copy
 import glob
 import json
 import os.path as osp
+import sys
 import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -11,16 +12,21 @@ import mmcv
 from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
+from ..datasets.checks import UnreadableImageError, load_image_checked
+from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
+from ..utils.text import preview
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def collect_images(inputs: Union[str, Sequence[str]]) -> List[str]:
     """Image paths from a file, a folder (its images, sorted) or a glob pattern, or a list of
-    these. Raises FileNotFoundError naming what matched nothing."""
+    these; a file reached twice is listed once, where first reached. Raises FileNotFoundError
+    naming what matched nothing."""
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     images: List[str] = []
+    seen = set()
     for item in map(str, items):
         if osp.isdir(item):
             found = sorted(str(p) for p in Path(item).iterdir()
@@ -33,8 +39,23 @@ def collect_images(inputs: Union[str, Sequence[str]]) -> List[str]:
         if not found:
             raise FileNotFoundError(f'no images found at {item!r} (a file, a folder of '
                                     f'{"/".join(IMAGE_SUFFIXES)} images, or a glob pattern)')
-        images.extend(found)
+        for path in found:
+            if osp.realpath(path) not in seen:
+                seen.add(osp.realpath(path))
+                images.append(path)
     return images
+
+
+def picture_names(images: Sequence[str]) -> List[str]:
+    """The names under which :func:`run_demo` writes the images' pictures: their file names,
+    or, where two images share one (``cam1/0001.jpg``, ``cam2/0001.jpg``), their paths from the
+    folder the images have in common, so that no picture overwrites another."""
+    names = [osp.basename(path) for path in images]
+    if len(set(names)) == len(names):
+        return names
+    paths = [osp.abspath(path) for path in images]
+    common = osp.commonpath([osp.dirname(path) for path in paths])
+    return [osp.relpath(path, common) for path in paths]
 
 
 def check_demo_inputs(config: str, checkpoint: Optional[str],
@@ -85,7 +106,9 @@ def run_demo(config: str,
     score >= ``score_thr``) and ``out_dir/predictions.json``; return the predictions.
 
     Each prediction: ``{'image', 'width', 'height', 'boxes': [[x1, y1, x2, y2], ...],
-    'labels': [...], 'classes': [...], 'scores': [...]}``.
+    'labels': [...], 'classes': [...], 'scores': [...]}``. An image that cannot be read (empty,
+    corrupt, truncated) is named on stderr and left out; pictures are named by
+    :func:`picture_names`; ``predictions.json`` is written also when the run stops early.
     """
     from mmdet.apis import inference_detector, init_detector
     from mmdet.registry import VISUALIZERS
@@ -106,30 +129,45 @@ def run_demo(config: str,
         visualizer.dataset_meta = model.dataset_meta
     out = Path(out_dir)
     (out / 'vis').mkdir(parents=True, exist_ok=True)
-    predictions = []
+    predictions, skipped = [], []
     bar = ProgressBar(len(images))
-    for path in images:
-        result = inference_detector(model, path)
-        pred = result.pred_instances
-        keep = pred.scores >= score_thr
-        labels = pred.labels[keep].tolist()
-        height, width = result.ori_shape
-        predictions.append(
-            dict(
-                image=path,
-                width=int(width),
-                height=int(height),
-                boxes=[[round(float(v), 2) for v in box] for box in pred.bboxes[keep]],
-                labels=labels,
-                classes=[classes[i] if i < len(classes) else str(i) for i in labels],
-                scores=[round(float(s), 4) for s in pred.scores[keep]]))
-        if visualizer is not None:
-            image = mmcv.imread(path, channel_order='rgb')
-            visualizer.add_datasample(
-                osp.basename(path), image, result, draw_gt=False, show=False,
-                pred_score_thr=score_thr, out_file=str(out / 'vis' / osp.basename(path)))
-        bar.update()
-    with open(out / 'predictions.json', 'w') as f:
-        json.dump(predictions, f, indent=1)
-    print(f'\nwrote {len(images)} pictures to {out / "vis"} and {out / "predictions.json"}')
+    try:
+        for path, name in zip(images, picture_names(images)):
+            try:  # one unreadable file in a folder is named and skipped, not the end of the run
+                image = load_image_checked(path)  # BGR, as the pipeline reads it
+            except (FileNotFoundError, UnreadableImageError) as err:
+                skipped.append(path)
+                print(f'\nskipped: {err}', file=sys.stderr, flush=True)
+                bar.update()
+                continue
+            result = inference_detector(model, path)
+            pred = result.pred_instances
+            keep = pred.scores >= score_thr
+            labels = pred.labels[keep].tolist()
+            height, width = result.ori_shape
+            predictions.append(
+                dict(
+                    image=path,
+                    width=int(width),
+                    height=int(height),
+                    boxes=[[round(float(v), 2) for v in box] for box in pred.bboxes[keep]],
+                    labels=labels,
+                    classes=[classes[i] if i < len(classes) else str(i) for i in labels],
+                    scores=[round(float(s), 4) for s in pred.scores[keep]]))
+            if visualizer is not None:
+                picture = out / 'vis' / name
+                picture.parent.mkdir(parents=True, exist_ok=True)
+                visualizer.add_datasample(
+                    name, mmcv.bgr2rgb(image), result, draw_gt=False, show=False,
+                    pred_score_thr=score_thr, out_file=str(picture))
+            bar.update()
+    finally:  # also when stopped (Ctrl-C) or failing: what was detected is kept
+        atomic_write(json.dumps(predictions, indent=1).encode(), out / 'predictions.json')
+        done = len(predictions) + len(skipped)
+        stopped = f', stopped after {done} of {len(images)} images' if done < len(images) else ''
+        pictures = f' and their pictures to {out / "vis"}' if visualizer is not None else ''
+        print(f'\nwrote the detections of {len(predictions)} images to '
+              f'{out / "predictions.json"}{pictures}{stopped}'
+              + (f'; skipped {len(skipped)} unreadable: {preview(skipped, 3)}' if skipped else ''),
+              flush=True)
     return predictions

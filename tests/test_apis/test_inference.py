@@ -1,8 +1,11 @@
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from ghostdet.apis import check_demo_inputs, collect_images
+from ghostdet.apis import check_demo_inputs, collect_images, picture_names, run_demo
+from ghostdet.datasets import make_synthetic_coco
 from tests.helpers import REPO
 
 CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
@@ -28,6 +31,16 @@ def test_collect_images_from_files_folders_and_globs(images):
         collect_images(str(images / '*.txt'))
     with pytest.raises(FileNotFoundError, match='no images found at .*sub2'):
         collect_images([str(images), str(images / 'sub2')])
+    # a file reached twice (named, and in its folder) is listed once, where first reached
+    assert collect_images([str(images / 'b.jpg'), str(images), str(images / 'b.jpg')]) == [
+        str(images / 'b.jpg'), str(images / 'a.PNG')]
+
+
+def test_picture_names_keep_file_names_unless_two_share_one():
+    assert picture_names(['cam1/0001.jpg', 'cam1/0002.jpg']) == ['0001.jpg', '0002.jpg']
+    assert picture_names(['data/cam1/0001.jpg', 'data/cam2/0001.jpg', 'data/x.jpg']) == [
+        'cam1/0001.jpg', 'cam2/0001.jpg', 'x.jpg']
+    assert picture_names(['/a/b/1.jpg', '/a/c/d/1.jpg']) == ['b/1.jpg', 'c/d/1.jpg']
 
 
 def test_demo_inputs_are_checked_before_a_model_is_built(images, tmp_path):
@@ -46,3 +59,59 @@ def test_demo_inputs_are_checked_before_a_model_is_built(images, tmp_path):
         check_demo_inputs(CONFIG, str(tmp_path / 'nope.pth'), str(images))
     with pytest.raises(FileNotFoundError, match='no images found'):
         check_demo_inputs(CONFIG, str(checkpoint), str(tmp_path / 'none'))
+
+
+@pytest.fixture(scope='module')
+def demo_images(tmp_path_factory) -> Path:
+    """Six synthetic test images in two folders, two sharing a file name, and a corrupt one."""
+    root = tmp_path_factory.mktemp('demo_data')
+    make_synthetic_coco(root, num_train=1, num_val=1, num_test=4, seed=0)
+    folder = root / 'frames'
+    for cam, names in (('cam1', ['test_00000.jpg', 'test_00001.jpg']),
+                       ('cam2', ['test_00000.jpg', 'test_00002.jpg', 'test_00003.jpg'])):
+        (folder / cam).mkdir(parents=True)
+        for name in names:
+            shutil.copy(root / 'images' / name, folder / cam / name)
+    (folder / 'cam2' / 'broken.jpg').write_bytes(b'not a jpeg')
+    return folder
+
+
+def test_demo_skips_an_unreadable_image_and_overwrites_no_picture(demo_images, tmp_path,
+                                                                   capsys):
+    out = tmp_path / 'demo'
+    predictions = run_demo(CONFIG, None, str(demo_images / '**' / '*.jpg'), str(out),
+                           score_thr=0.0)
+    assert [Path(p['image']).relative_to(demo_images).as_posix() for p in predictions] == [
+        'cam1/test_00000.jpg', 'cam1/test_00001.jpg', 'cam2/test_00000.jpg',
+        'cam2/test_00002.jpg', 'cam2/test_00003.jpg']
+    assert json.loads((out / 'predictions.json').read_text()) == predictions
+    pictures = sorted(p.relative_to(out / 'vis').as_posix() for p in (out / 'vis').rglob('*.jpg'))
+    assert pictures == ['cam1/test_00000.jpg', 'cam1/test_00001.jpg', 'cam2/test_00000.jpg',
+                        'cam2/test_00002.jpg', 'cam2/test_00003.jpg']
+    captured = capsys.readouterr()
+    assert f'skipped: image file {demo_images / "cam2" / "broken.jpg"} is corrupt' \
+        in captured.err
+    assert 'wrote the detections of 5 images to ' in captured.out
+    assert '; skipped 1 unreadable: ' in captured.out
+
+
+def test_demo_stopped_midway_keeps_the_predictions_made(demo_images, tmp_path, monkeypatch,
+                                                        capsys):
+    import mmdet.apis
+    detect, calls = mmdet.apis.inference_detector, []
+
+    def stopped_at_the_third(model, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return detect(model, path)
+
+    monkeypatch.setattr(mmdet.apis, 'inference_detector', stopped_at_the_third)
+    out = tmp_path / 'demo'
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(CONFIG, None, str(demo_images / 'cam2'), str(out), draw=False)
+    saved = json.loads((out / 'predictions.json').read_text())
+    assert [Path(p['image']).name for p in saved] == ['test_00000.jpg', 'test_00002.jpg']
+    out = capsys.readouterr().out  # broken.jpg skipped, 2 detected
+    assert 'wrote the detections of 2 images to ' in out and 'their pictures' not in out
+    assert 'stopped after 3 of 4 images' in out

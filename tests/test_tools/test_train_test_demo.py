@@ -508,6 +508,18 @@ def test_demo_on_a_folder_writes_pictures_and_json(data_root, trained, tmp_path)
     assert len(list((out_dir / 'vis').iterdir())) == len(predictions)
 
 
+def test_demo_exit_code_says_an_image_was_unreadable(data_root, trained, tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    shutil.copy(Path(data_root) / 'images' / 'test_00000.jpg', images)
+    (images / 'empty.jpg').write_bytes(b'')
+    result = run_tool(['tools/demo.py', images, CONFIG, trained / 'iter_8.pth', '--out-dir',
+                       tmp_path / 'demo'], check=False)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f'skipped: image file {images / "empty.jpg"} is empty (0 bytes)' in result.stderr
+    assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 1
+
+
 def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     result = run_tool(['tools/demo.py', tmp_path / 'nothing_here', CONFIG,
                        trained / 'iter_8.pth'], check=False)
