@@ -12,6 +12,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
+from ghostdet.models import check_neck_channels
 from tests.helpers import REPO
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
@@ -47,6 +48,7 @@ def test_config_builds_and_runs_loss_and_predict(config: Path):
     if hasattr(model.backbone, 'out_channels'):  # ghostdet's backbones declare theirs
         assert list(model.backbone.out_channels) == channels
     assert list(model.neck.in_channels) == channels
+    check_neck_channels(model)  # agrees: what train, test, demo and the tools check
 
     num_classes = head_num_classes(model)
     packed = demo_mm_inputs(

@@ -12,14 +12,13 @@ Two network definitions are counted at 224x224:
   1x1 conv (GhostNet ``blocks.9``, MobileNetV3 ``features.16``/``.12``, MobileNetV2 ``conv2``),
   without pooling and classifier head.
 """
-from typing import Dict, NamedTuple, Tuple
+from typing import Dict, NamedTuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..models.structure import backbone_out_channels  # noqa: F401  (re-exported)
 from ..utils.registry import build_model
-from .complexity import eval_no_grad
 
 
 class PaperNumber(NamedTuple):
@@ -141,21 +140,3 @@ def build_classifier(name: str, num_classes: int = 1000) -> nn.Module:
     return model
 
 
-def backbone_out_channels(backbone: nn.Module) -> Tuple[int, ...]:
-    """Channels of each feature map ``backbone`` returns.
-
-    Uses the ``out_channels`` attribute of ghostdet backbones, else runs a 1x3x64x64 input
-    (mmdet's MobileNetV2 has no such attribute).
-
-    Args:
-        backbone (nn.Module): A detection backbone.
-
-    Returns:
-        tuple[int]: One channel count per output.
-    """
-    channels = getattr(backbone, 'out_channels', None)
-    if isinstance(channels, (tuple, list)) and all(isinstance(c, int) for c in channels):
-        return tuple(channels)
-    with eval_no_grad(backbone):
-        outs = backbone(torch.zeros(1, 3, 64, 64))
-    return tuple(int(o.shape[1]) for o in outs)

@@ -16,14 +16,15 @@ zero. :func:`detector_complexity` reports both, per detector component.
 """
 import math
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.conv import _ConvNd
+
+from ..models.structure import eval_no_grad
 
 Inputs = Union[Tensor, Sequence[Any]]
 
@@ -88,20 +89,6 @@ class PaperMacCounter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-
-
-@contextmanager
-def eval_no_grad(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no autograd for the block; the training flag of every module is restored
-    afterwards (mmdet's ``MobileNetV2.train`` returns None, so ``model.eval()`` is not chained)."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
 
 
 def as_args(inputs: Inputs) -> Tuple[Any, ...]:

@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
+from ..models.structure import check_neck_channels
 from ..utils.config import config_file
 from ..utils.registry import build_model
 from .backbones import backbone_out_channels
@@ -58,6 +59,7 @@ def build_detector(config: ConfigLike,
     """
     cfg = load_config(config, cfg_options)
     model = build_model(cfg.model)
+    check_neck_channels(model)  # a swapped backbone the neck does not fit: named here
     if checkpoint is not None:
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, checkpoint, map_location='cpu')

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 from ..datasets.checks import UnreadableImageError, load_image_checked
+from ..models.structure import check_neck_channels
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 from ..utils.text import preview
@@ -120,6 +121,7 @@ def run_demo(config: str,
         model = init_onnx_detector(config, checkpoint, device)
     else:
         model = init_detector(config, checkpoint, device=device)
+    check_neck_channels(model)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None
     if draw:

@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
+from ..models.structure import check_neck_channels
 from ..utils.config import config_file
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
@@ -51,10 +52,12 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
+    """The config's Runner, its model checked by
+    :func:`ghostdet.models.structure.check_neck_channels` before any step runs."""
     setup_cpu_distributed(cfg)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_neck_channels(runner.model)
+    return runner
 
 
 def latest_checkpoint(work_dir: str) -> Optional[str]:

@@ -6,7 +6,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ghostdet.analysis import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
                                randomize_batchnorm, replace_backbone, synthetic_batch)
 from ghostdet.utils.config import resolve_config_path
-from ghostdet.models import GhostNet
+from ghostdet.models import GhostNet, NeckChannelsMismatchError
 from tests.helpers import REPO
 
 RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
@@ -156,3 +156,10 @@ def test_relative_difference_is_per_output_and_names_a_shape_mismatch():
         relative_difference((small, ), (torch.zeros(3), ))
     with pytest.raises(ValueError, match='1 outputs, expected 2'):
         relative_difference((big, small), (big, ))
+
+
+def test_build_detector_names_a_neck_that_does_not_fit_the_backbone():
+    """What get_flops, benchmark and the other analysis tools build with."""
+    with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[40, '):
+        build_detector(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py',
+                       {'model.neck.in_channels': [24, 40, 112]})

@@ -6,6 +6,7 @@ import pytest
 
 from ghostdet.apis import check_demo_inputs, collect_images, picture_names, run_demo
 from ghostdet.datasets import make_synthetic_coco
+from ghostdet.models import NeckChannelsMismatchError
 from tests.helpers import REPO
 
 CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
@@ -115,3 +116,10 @@ def test_demo_stopped_midway_keeps_the_predictions_made(demo_images, tmp_path, m
     out = capsys.readouterr().out  # broken.jpg skipped, 2 detected
     assert 'wrote the detections of 2 images to ' in out and 'their pictures' not in out
     assert 'stopped after 3 of 4 images' in out
+
+
+def test_demo_names_a_neck_that_does_not_fit_the_backbone(demo_images, tmp_path):
+    config = tmp_path / 'swapped.py'
+    config.write_text(f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(widen_factor=1.1))\n")
+    with pytest.raises(NeckChannelsMismatchError, match=r'\[44, 124, 1056\] channels'):
+        run_demo(str(config), None, str(demo_images / 'cam1'), str(tmp_path / 'demo'))

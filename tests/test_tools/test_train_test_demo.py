@@ -527,6 +527,18 @@ def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     assert f"error: no images found at '{tmp_path / 'nothing_here'}'" in result.stderr
 
 
+def test_train_names_a_neck_that_does_not_fit_the_backbone_before_any_step(data_root,
+                                                                          tmp_path):
+    """Once a convolution's shape error in the first iteration's forward."""
+    result = run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path]
+                      + options(data_root, **{'model.neck.in_channels': '[24,40,960]'}),
+                      check=False)
+    assert result.returncode == 1
+    assert ('NeckChannelsMismatchError: model.neck.in_channels=[24, 40, 960], but the backbone '
+            '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels') in result.stderr
+    assert 'Iter(train)' not in result.stdout + result.stderr and not list(tmp_path.glob('*.pth'))
+
+
 def test_bad_paths_and_options_are_one_line_errors(tmp_path):
     """A user's mistake is named on one line with exit code 2, before anything is built."""
     cases = [
