@@ -138,5 +138,3 @@ def build_classifier(name: str, num_classes: int = 1000) -> nn.Module:
         model = ImageNetClassifier(backbone, head)
     model.eval()
     return model
-
-
