@@ -12,7 +12,7 @@ import argparse
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis import check_demo_inputs, run_demo
-from ghostdet.utils.cli import fraction, input_errors
+from ghostdet.utils.cli import fraction, input_errors, torch_device
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -21,7 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='config file (or mmdet::... path)')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out-dir', default='demo_out', help='output folder')
-    parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--device', type=torch_device, default='cpu',
+                        help='cpu, cuda or cuda:N (default cpu)')
     parser.add_argument('--score-thr', type=fraction, default=0.3, help='box score threshold')
     return parser.parse_args(argv)
 

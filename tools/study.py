@@ -37,7 +37,7 @@ import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint lo
 from ghostdet.analysis.report import (check_trained_options, learning_curves, side_by_side,
                                       write_report)
 from ghostdet.analysis.study import STAGES, Study
-from ghostdet.utils.cli import non_negative_int, positive_float, positive_int
+from ghostdet.utils.cli import non_negative_int, positive_float, positive_int, torch_device
 
 REPO = Path(__file__).resolve().parents[1]
 BCCD_TITLE = ('BCCD: GhostNet vs MobileNetV3 and MobileNetV2 detectors trained from scratch, '
@@ -65,7 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'stage by stage, and rewrite --pack after each (for a machine whose '
                         'files are lost with it)')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (CUDA)')
-    parser.add_argument('--device', default=None,
+    parser.add_argument('--device', type=torch_device, default=None,
                         help='device of the measure stage (default cuda if present, else cpu)')
     parser.add_argument('--shape', type=positive_int, nargs=2, default=[480, 640],
                         metavar=('H', 'W'),

@@ -3,6 +3,7 @@ traceback."""
 import argparse
 import math
 import pickle
+import re
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -52,3 +53,22 @@ positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, 'a positiv
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, 'a number >= 0')
 fraction = _number(float, lambda v: 0 <= v <= 1, 'a number from 0 to 1')
 positive_fraction = _number(float, lambda v: 0 < v <= 1, 'a number above 0, at most 1')
+
+
+def torch_device(text: str) -> str:
+    """An argparse ``type=`` for ``--device``: ``cpu``, ``cuda`` or ``cuda:N``, refused (naming
+    what this machine has) when torch cannot use it, instead of torch's assertion from deep in
+    the first model move."""
+    match = re.fullmatch(r'cpu|cuda(?::(\d+))?', text)
+    if not match:
+        raise argparse.ArgumentTypeError(f'must be cpu, cuda or cuda:N, but got {text!r}')
+    if text != 'cpu':
+        import torch
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(
+                f'{text} needs a CUDA device, but torch {torch.__version__} finds none here')
+        count = torch.cuda.device_count()
+        if int(match.group(1) or 0) >= count:
+            raise argparse.ArgumentTypeError(
+                f'{text} is not a device here: torch finds {count} (cuda:0 to cuda:{count - 1})')
+    return text

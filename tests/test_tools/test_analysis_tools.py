@@ -4,12 +4,13 @@ import pickle
 import re
 
 import pytest
+import torch
 
 from tests.helpers import REPO
 
 
-def _tool(name):
-    path = REPO / 'tools' / 'analysis' / f'{name}.py'
+def _tool(name, folder='analysis'):
+    path = REPO / 'tools' / folder / f'{name}.py'
     spec = importlib.util.spec_from_file_location(f'tool_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -55,6 +56,21 @@ def test_a_bad_number_is_refused_before_any_work(tool, option, capsys):
     assert exit_info.value.code == 2
     last = capsys.readouterr().err.splitlines()[-1]  # after the usage lines
     assert re.search(f'error: argument {option[0]}: must be .*, but got -?[0-9]+$', last)
+
+
+@pytest.mark.parametrize('tool', ['benchmark', 'peer_benchmark', 'demo', 'study'])
+def test_a_cuda_device_on_a_machine_without_one_is_refused_before_any_work(tool, monkeypatch,
+                                                                          capsys):
+    """Once torch's "Torch not compiled with CUDA enabled" from the first model move."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    argv = {'peer_benchmark': [], 'demo': ['a.jpg', config, 'model.pth']}.get(tool, [config])
+    module = _tool(tool, '.' if tool in ('demo', 'study') else 'analysis')
+    with pytest.raises(SystemExit) as exit_info:
+        module.parse_args(argv + ['--device', 'cuda'])
+    assert exit_info.value.code == 2
+    assert re.search(r'error: argument --device: cuda needs a CUDA device, but torch \S+ '
+                     r'finds none here$', capsys.readouterr().err.splitlines()[-1])
 
 
 def test_get_flops_retinanet_cfg_options_and_no_pad(capsys):

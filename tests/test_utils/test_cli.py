@@ -1,10 +1,11 @@
 import argparse
 
 import pytest
+import torch
 
 from ghostdet.utils.checkpoint import UnsafeCheckpointError
 from ghostdet.utils.cli import (fraction, input_errors, non_negative_float, non_negative_int,
-                                positive_float, positive_fraction, positive_int)
+                                positive_float, positive_fraction, positive_int, torch_device)
 
 
 @pytest.mark.parametrize('error, message', [
@@ -65,3 +66,25 @@ def test_a_bad_number_is_a_usage_error_naming_the_option(capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(
         'tool: error: argument --shape: must be a positive integer, but got 0\n')
+
+
+@pytest.mark.parametrize('cuda_devices', [0, 2])
+def test_torch_device_takes_what_this_machine_has(cuda_devices, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda_devices > 0)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: cuda_devices)
+    assert torch_device('cpu') == 'cpu'
+    for text in ('gpu', 'CUDA', 'cuda:x', 'cuda:', 'cpu:0'):
+        with pytest.raises(argparse.ArgumentTypeError,
+                           match=f"^must be cpu, cuda or cuda:N, but got '{text}'$"):
+            torch_device(text)
+    if cuda_devices:
+        assert [torch_device(t) for t in ('cuda', 'cuda:0', 'cuda:1')] == [
+            'cuda', 'cuda:0', 'cuda:1']
+        with pytest.raises(argparse.ArgumentTypeError,
+                           match=r'^cuda:2 is not a device here: torch finds 2 \(cuda:0 to '
+                           r'cuda:1\)$'):
+            torch_device('cuda:2')
+    else:
+        with pytest.raises(argparse.ArgumentTypeError,
+                           match='^cuda:0 needs a CUDA device, but torch .* finds none here$'):
+            torch_device('cuda:0')

@@ -36,7 +36,7 @@ import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
                                format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
 from ghostdet.deployment import ONNXNetwork, check_exported_from, export_for_timing
-from ghostdet.utils.cli import input_errors, non_negative_int, positive_int
+from ghostdet.utils.cli import input_errors, non_negative_int, positive_int, torch_device
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,7 +44,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file (or mmdet::... path)')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint (default: random weights)')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N] (default cpu)')
+    parser.add_argument('--device', type=torch_device, default='cpu',
+                        help='cpu or cuda[:N] (default cpu)')
     parser.add_argument('--batch-size', type=positive_int, default=1,
                         help='images per run (default 1)')
     parser.add_argument(
