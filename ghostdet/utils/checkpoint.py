@@ -133,10 +133,21 @@ def load_predictions(filename: str) -> Any:
     filename = os.path.expanduser(str(filename))
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    wanted = ('the .pkl that tools/test.py CONFIG CHECKPOINT --out results.pkl writes: pass '
+              'that')
     with open(filename, 'rb') as f:
+        head = f.read(4)
+        f.seek(0)
+        if not head:
+            raise ValueError(f'{filename} is empty (0 bytes), not {wanted}')
+        if head == b'PK\x03\x04':  # torch.save's zip format: a checkpoint, not predictions
+            raise ValueError(f'{filename} is a torch file (a zip archive, e.g. a checkpoint), '
+                             f'not {wanted}')
         try:
             return _PredictionsUnpickler(f).load()
         except pickle.UnpicklingError as err:
+            if head[:1] != b'\x80':  # every pickle of protocol >= 2 starts so; mmengine's too
+                raise ValueError(f'{filename} is not a pickle file, not {wanted}') from None
             raise UnsafeCheckpointError(
                 f'refused to load {filename}: it asks to unpickle something that is not a '
                 'tensor, numpy array or container, so it was not run. Prediction files are '

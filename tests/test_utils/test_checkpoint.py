@@ -197,3 +197,19 @@ def test_predictions_pickle_that_runs_code_is_refused(tmp_path, payload):
 def test_missing_predictions_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pkl'):
         load_predictions(str(tmp_path / 'nope.pkl'))
+
+
+def test_a_checkpoint_or_other_file_given_for_predictions_is_named_as_such(tmp_path):
+    """Once "it asks to unpickle something that is not a tensor": true, but no help."""
+    checkpoint = tmp_path / 'epoch_12.pth'
+    torch.save(dict(state_dict=dict(w=torch.zeros(2))), checkpoint)
+    with pytest.raises(ValueError, match=r'epoch_12.pth is a torch file \(a zip archive, e.g. a '
+                       r'checkpoint\), not the .pkl that tools/test.py CONFIG CHECKPOINT --out '):
+        load_predictions(str(checkpoint))
+    onnx = tmp_path / 'model.onnx'
+    onnx.write_bytes(b'\x08\x07\x12\x07pytorch')  # protobuf, not a pickle
+    with pytest.raises(ValueError, match=r'model.onnx is not a pickle file, not the .pkl'):
+        load_predictions(str(onnx))
+    (tmp_path / 'results.pkl').write_bytes(b'')
+    with pytest.raises(ValueError, match=r'results.pkl is empty \(0 bytes\), not the .pkl'):
+        load_predictions(str(tmp_path / 'results.pkl'))
