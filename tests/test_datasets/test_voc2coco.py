@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,21 @@ def test_cli(voc: Path, tmp_path: Path):
     assert 'dropped 4' in result.stdout
     assert 'Annotations/b.xml' in result.stdout
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['train.json', 'val.json']
+
+
+@pytest.mark.parametrize('args, message', [
+    (['{voc}', '{out}', '--classes', 'cat'],
+     r"error: Annotations/a.xml: object class 'dog' is not among the classes .*--skip-unknown\)"),
+    (['{tmp}/nowhere', '{out}'], 'error: {tmp}/nowhere is not a VOC root: it has no '
+                                 'Annotations/ folder'),
+])
+def test_cli_input_errors_are_one_line(voc: Path, tmp_path: Path, args, message):
+    names = dict(voc=voc, out=tmp_path / 'out', tmp=tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(REPO / 'tools/dataset_converters/voc2coco.py')]
+        + [a.format(**names) for a in args], capture_output=True, text=True)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert re.fullmatch(message.format(**names) + '\n', result.stderr.splitlines(True)[-1])
 
 
 @pytest.mark.skipif(

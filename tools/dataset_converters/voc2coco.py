@@ -12,6 +12,7 @@ dropped (or clipped), with its file. A config then reads:
 import argparse
 
 from ghostdet.datasets.voc2coco import DEFAULT_SPLITS, convert_voc_to_coco, read_class_names
+from ghostdet.utils.cli import input_errors
 
 
 def main() -> None:
@@ -32,10 +33,12 @@ def main() -> None:
                         help='drop and report objects of classes not in the list '
                         '(default: stop with an error naming the file)')
     args = parser.parse_args()
-    classes = read_class_names(args.classes_file) if args.classes_file else args.classes
-    reports = convert_voc_to_coco(args.voc_root, args.out_dir, classes=classes,
-                                  splits=args.splits, image_prefix=args.image_prefix,
-                                  skip_unknown=args.skip_unknown)
+    # a missing folder, split file or image, a malformed xml, an unknown class: one line, exit 2
+    with input_errors():
+        classes = read_class_names(args.classes_file) if args.classes_file else args.classes
+        reports = convert_voc_to_coco(args.voc_root, args.out_dir, classes=classes,
+                                      splits=args.splits, image_prefix=args.image_prefix,
+                                      skip_unknown=args.skip_unknown)
     dropped = sum(len(r.dropped) for r in reports.values())
     print(f'done: {len(reports)} splits, {sum(r.num_boxes for r in reports.values())} boxes '
           f'written, {dropped} dropped')
