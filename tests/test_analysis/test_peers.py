@@ -101,3 +101,7 @@ def test_peer_benchmark_tool_tables(fake_torchvision, tmp_path, capsys):
     with pytest.raises(SystemExit):
         _tool('peer_benchmark').main(['--amp'])
     assert '--amp (fp16 autocast) needs --device cuda' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('peer_benchmark').main([QUICKSTART, str(tmp_path / 'nope.py')])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f'error: config file not found: {tmp_path}/nope.py\n'

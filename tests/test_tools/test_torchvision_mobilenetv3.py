@@ -25,3 +25,16 @@ def test_converter_cli_output_loads_as_pretrained(tmp_path):
     with torch.no_grad():
         outs = model(fixture['input'].float())
     assert (outs[3] - fixture['features'][3]).abs().max().item() <= 1e-4
+
+
+def test_converter_cli_names_a_bad_source_on_one_line(tmp_path):
+    script = str(REPO / 'tools/model_converters/torchvision_mobilenetv3.py')
+    torch.save({'conv.weight': torch.zeros(1)}, tmp_path / 'other.pth')
+    for src, message in [
+            (tmp_path / 'nope.pth', f"No such file or directory: '{tmp_path}/nope.pth'"),
+            (tmp_path / 'other.pth', 'unexpected key for a torchvision MobileNetV3: conv.weight')]:
+        result = subprocess.run([sys.executable, script, str(src), str(tmp_path / 'out.pth')],
+                                capture_output=True, text=True)
+        assert result.returncode == 2 and 'Traceback' not in result.stderr
+        assert result.stderr.startswith('error: ') and message in result.stderr
+    assert not (tmp_path / 'out.pth').exists()

@@ -21,7 +21,8 @@ from ghostdet.analysis import format_latency_table
 from ghostdet.analysis.compare import machine_description
 from ghostdet.analysis.peers import PEER, PEER_CONFIGS, peer_latency
 from ghostdet.analysis.study import cuda_description
-from ghostdet.utils.cli import non_negative_int, positive_int, torch_device
+from ghostdet.utils.cli import input_errors, non_negative_int, positive_int, torch_device
+from ghostdet.utils.config import config_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,6 +53,9 @@ def main(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
     command = 'python tools/analysis/peer_benchmark.py ' + shlex.join(
         sys.argv[1:] if argv is None else argv)
+    with input_errors():  # a missing config: one line, exit 2, before any timing
+        for config in args.configs:
+            config_file(config)
     amp_modes = [False, True] if args.amp else [False]
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     results, missing = peer_latency(args.configs, args.shape, args.batch_sizes, args.device,

@@ -16,6 +16,7 @@ import torch
 from ghostdet.models import MobileNetV3
 from ghostdet.models.converters import convert_torchvision_mobilenetv3
 from ghostdet.models.utils import check_state_dict_keys
+from ghostdet.utils.cli import input_errors
 
 
 def convert(src: str, dst: str) -> str:
@@ -35,7 +36,8 @@ def main() -> None:
     parser.add_argument('src', help='torchvision mobilenet_v3_{large,small} state_dict (.pth)')
     parser.add_argument('dst', help='output checkpoint with ghostdet MobileNetV3 names')
     args = parser.parse_args()
-    arch = convert(args.src, args.dst)
+    with input_errors():  # a missing or unsafe file, not MobileNetV3's weights: one line, exit 2
+        arch = convert(args.src, args.dst)
     print(f'converted torchvision mobilenet_v3_{arch} -> {args.dst}')
 
 
