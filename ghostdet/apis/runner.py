@@ -139,10 +139,11 @@ def build_test_config(config: str,
                       fuse_conv_bn: bool = False) -> Config:
     """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
     ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
-    ``show_dir``, a progress bar and, with ``fuse_conv_bn``, the model's BatchNorms folded
-    into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A ``checkpoint`` ending in
-    ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in onnxruntime
-    (:class:`ghostdet.deployment.ONNXRuntimeDetector`)."""
+    ``show_dir``, a progress bar, a check that the checkpoint's weights cover the model
+    (:class:`ghostdet.engine.CheckpointKeysHook`) and, with ``fuse_conv_bn``, the model's
+    BatchNorms folded into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A
+    ``checkpoint`` ending in ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in
+    onnxruntime (:class:`ghostdet.deployment.ONNXRuntimeDetector`)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     cfg = load_config(config, work_dir, cfg_options, launcher)
@@ -171,6 +172,10 @@ def build_test_config(config: str,
     hooks = list(cfg.get('custom_hooks', []))
     if not any(h.get('type') == PROGRESS_HOOK['type'] for h in hooks):
         hooks.append(dict(PROGRESS_HOOK))
+    # a checkpoint of another architecture would load where it matches (mmengine's
+    # strict=False) and be tested half random: refused, whatever the config's hooks
+    if cfg.load_from and not any(h.get('type') == 'CheckpointKeysHook' for h in hooks):
+        hooks.append(dict(type='CheckpointKeysHook'))
     if fuse_conv_bn and not any(h.get('type') == 'FuseConvBNHook' for h in hooks):
         hooks.append(dict(type='FuseConvBNHook'))
     cfg.custom_hooks = hooks

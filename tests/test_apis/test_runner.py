@@ -70,6 +70,20 @@ def test_test_config_out_show_dir_and_progress(tmp_path):
         build_test_config(CONFIG, str(ckpt), out=str(tmp_path / 'r.json'))
 
 
+def test_test_config_always_checks_the_checkpoint_keys(tmp_path):
+    """With mmdet's own config too, which has no such hook: mmengine would load a checkpoint
+    of another architecture where it matches and test the rest at random."""
+    ckpt = tmp_path / 'epoch_12.pth'
+    ckpt.write_bytes(b'')
+    cfg = build_test_config('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py', str(ckpt))
+    assert [h['type'] for h in cfg.custom_hooks].count('CheckpointKeysHook') == 1
+    cfg = build_test_config(CONFIG, str(ckpt))  # its own (light_backbone_coco.py): not twice
+    assert [h['type'] for h in cfg.custom_hooks].count('CheckpointKeysHook') == 1
+    assert build_train_config(CONFIG).custom_hooks == [
+        dict(type='FiniteLossHook'), dict(type='CheckpointKeysHook'),
+        dict(type='NumClassesCheckHook')]
+
+
 def test_auto_resume_takes_the_newest_checkpoint_not_a_stale_pointer(tmp_path):
     import os
     for i, name in enumerate(['iter_2.pth', 'iter_4.pth', 'iter_6.pth']):

@@ -451,6 +451,19 @@ def test_quantize_tool_writes_an_int8_file_that_test_py_evaluates(data_root, exp
         assert 'Traceback' not in result.stderr and message in result.stderr, args
 
 
+def test_test_refuses_a_checkpoint_of_another_architecture(data_root, trained, tmp_path):
+    """A config without CheckpointKeysHook (as mmdet's are): before, the matching weights were
+    loaded, the rest left random, and a meaningless mAP printed."""
+    config = tmp_path / 'no_hooks.py'
+    config.write_text(f"_base_ = '{CONFIG}'\ncustom_hooks = []\n")
+    result = run_tool(['tools/test.py', config, trained / 'iter_8.pth']
+                      + options(data_root, **{'model.bbox_head.stacked_convs': 3}), check=False)
+    assert result.returncode == 1 and 'bbox_mAP' not in result.stdout
+    assert (f'CheckpointMismatchError: checkpoint {trained / "iter_8.pth"} does not match '
+            'RetinaNet') in result.stderr
+    assert 'missing from the checkpoint (4): bbox_head.cls_convs.2.conv.weight' in result.stderr
+
+
 def test_export_and_onnx_mistakes_are_one_line_errors(trained, exported, tmp_path):
     from ghostdet.models import MobileNetV3
     faster = REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'
