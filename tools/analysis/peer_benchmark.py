@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import format_latency_table
 from ghostdet.analysis.compare import machine_description
