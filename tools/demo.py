@@ -6,9 +6,11 @@
 IMAGES is an image, a folder or a glob ('data/*.jpg', 'frames/**/*.jpg'). Writes pictures
 with boxes to OUT_DIR/vis/ (under their paths from the images' common folder where two share a
 file name) and the boxes, labels and scores to OUT_DIR/predictions.json. An image that cannot
-be read is named and skipped; the exit code is then 1 (0 when every image was read).
+be read is named and skipped; the exit code is then 1 (0 when every image was read). Stopped
+(Ctrl-C, SIGTERM), it still writes predictions.json for the images done.
 """
 import argparse
+import signal
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis import check_demo_inputs, run_demo
@@ -27,8 +29,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds run_demo, which writes what it has detected
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     with input_errors():  # a bad path or threshold: one line, exit 2
         images = check_demo_inputs(args.config, args.checkpoint, args.inputs, args.score_thr)
     predictions = run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,

@@ -163,7 +163,7 @@ def run_demo(config: str,
                     name, mmcv.bgr2rgb(image), result, draw_gt=False, show=False,
                     pred_score_thr=score_thr, out_file=str(picture))
             bar.update()
-    finally:  # also when stopped (Ctrl-C) or failing: what was detected is kept
+    finally:  # also when stopped (Ctrl-C, tools/demo.py's SIGTERM) or failing: kept
         atomic_write(json.dumps(predictions, indent=1).encode(), out / 'predictions.json')
         done = len(predictions) + len(skipped)
         stopped = f', stopped after {done} of {len(images)} images' if done < len(images) else ''

@@ -533,6 +533,30 @@ def test_demo_exit_code_says_an_image_was_unreadable(data_root, trained, tmp_pat
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 1
 
 
+def test_demo_stopped_with_sigterm_keeps_its_predictions(data_root, trained, tmp_path):
+    """As a scheduler or ``timeout`` stops it: the detections made so far are written."""
+    images = tmp_path / 'frames'
+    images.mkdir()
+    source = Path(data_root) / 'images' / 'test_00000.jpg'
+    for i in range(300):  # far more than get done before the signal
+        shutil.copy(source, images / f'{i:04d}.jpg')
+    out_dir = tmp_path / 'demo'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/demo.py', str(images), CONFIG, str(trained / 'iter_8.pth'),
+         '--out-dir', str(out_dir)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out_dir / 'vis' / '0001.jpg').exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    predictions = json.loads((out_dir / 'predictions.json').read_text())
+    assert 2 <= len(predictions) < 300
+    assert f'stopped after {len(predictions)} of 300 images' in stdout
+
+
 def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     result = run_tool(['tools/demo.py', tmp_path / 'nothing_here', CONFIG,
                        trained / 'iter_8.pth'], check=False)
