@@ -30,9 +30,12 @@ def test_converter_cli_output_loads_as_pretrained(tmp_path):
 def test_converter_cli_names_a_bad_source_on_one_line(tmp_path):
     script = str(REPO / 'tools/model_converters/torchvision_mobilenetv3.py')
     torch.save({'conv.weight': torch.zeros(1)}, tmp_path / 'other.pth')
+    torch.save(torch.zeros(1), tmp_path / 'tensor.pth')
     for src, message in [
             (tmp_path / 'nope.pth', f"No such file or directory: '{tmp_path}/nope.pth'"),
-            (tmp_path / 'other.pth', 'unexpected key for a torchvision MobileNetV3: conv.weight')]:
+            (tmp_path / 'other.pth', f'{tmp_path}/other.pth is not a torchvision MobileNetV3 '
+             'state dict: unexpected key for a torchvision MobileNetV3: conv.weight'),
+            (tmp_path / 'tensor.pth', f'{tmp_path}/tensor.pth holds a Tensor, not a state dict')]:
         result = subprocess.run([sys.executable, script, str(src), str(tmp_path / 'out.pth')],
                                 capture_output=True, text=True)
         assert result.returncode == 2 and 'Traceback' not in result.stderr

@@ -22,8 +22,14 @@ from ghostdet.utils.cli import input_errors
 def convert(src: str, dst: str) -> str:
     """Convert ``src`` to ``dst`` and check it covers a ghostdet MobileNetV3; return the arch."""
     ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{src} holds a {type(ckpt).__name__}, not a state dict')
     state_dict = ckpt.get('state_dict', ckpt.get('model', ckpt))
-    converted = convert_torchvision_mobilenetv3(state_dict)
+    try:
+        converted = convert_torchvision_mobilenetv3(state_dict)
+    except KeyError as err:  # another network's weights: say which file
+        raise ValueError(f'{src} is not a torchvision MobileNetV3 state dict: '
+                         f'{err.args[0]}') from err
     arch = 'large' if 'features.16.conv.weight' in converted else 'small'
     check_state_dict_keys(MobileNetV3(arch), converted, source=src)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
