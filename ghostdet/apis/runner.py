@@ -98,7 +98,7 @@ def build_train_config(config: str,
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+        if not cfg.get('auto_scale_lr') or 'base_batch_size' not in cfg.auto_scale_lr:
             raise KeyError('--auto-scale-lr needs `auto_scale_lr = dict(enable=..., '
                            'base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True

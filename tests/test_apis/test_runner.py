@@ -45,6 +45,34 @@ def test_amp_without_cuda_says_so():
         build_train_config(CONFIG, amp=True)
 
 
+def test_amp_switches_the_optimizer_wrapper_where_cuda_is(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = build_train_config(CONFIG, amp=True)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'  # the rest of the wrapper kept
+    assert capsys.readouterr().out == ''
+    cfg = build_train_config(CONFIG, amp=True, cfg_options={
+        'optim_wrapper.type': 'AmpOptimWrapper', 'optim_wrapper.loss_scale': 512.0})
+    assert cfg.optim_wrapper.loss_scale == 512.0  # the config's own setting is not replaced
+    assert 'AMP is already enabled in the config' in capsys.readouterr().out
+
+
+def test_options_the_config_cannot_serve_are_refused(tmp_path):
+    """--auto-scale-lr without the config's base batch size, --show-dir without a
+    visualization hook: named, not a KeyError deep in mmengine or a run without pictures."""
+    config = tmp_path / 'no_extras.py'
+    config.write_text(f"_base_ = '{CONFIG}'\nauto_scale_lr = None\n"
+                      "default_hooks = dict(visualization=None)\n")
+    with pytest.raises(KeyError, match='--auto-scale-lr needs `auto_scale_lr'):
+        build_train_config(str(config), auto_scale_lr=True)
+    ckpt = tmp_path / 'epoch_12.pth'
+    ckpt.write_bytes(b'')
+    with pytest.raises(KeyError, match='--show-dir needs a `visualization` hook'):
+        build_test_config(str(config), str(ckpt), show_dir=str(tmp_path / 'vis'))
+    assert build_test_config(str(config), str(ckpt)).load_from == str(ckpt)
+
+
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='no_such_config.py'):
         build_train_config(str(tmp_path / 'no_such_config.py'))
