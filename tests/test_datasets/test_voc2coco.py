@@ -155,6 +155,49 @@ def test_missing_split_file_and_image_are_named(voc: Path, tmp_path: Path):
         convert_voc_to_coco(voc, tmp_path / 'out', splits=('val',), verbose=False)
 
 
+def test_broken_xml_and_missing_xml_are_named(voc: Path, tmp_path: Path):
+    (voc / 'Annotations' / 'c.xml').write_text('<annotation><filename>c.jpg</filename>')
+    with pytest.raises(ValueError, match=r'Annotations/c\.xml is not well-formed xml'):
+        convert_voc_to_coco(voc, tmp_path / 'out', splits=('val',), verbose=False)
+    (voc / 'Annotations' / 'c.xml').unlink()
+    with pytest.raises(FileNotFoundError,
+                       match=r'Annotations/c\.xml does not exist \(listed in a split file\)'):
+        convert_voc_to_coco(voc, tmp_path / 'out', splits=('val',), verbose=False)
+    assert not (tmp_path / 'out' / 'val.json').exists()
+
+
+def test_size_without_xml_size_or_image_is_named(tmp_path: Path):
+    """An annotation-only copy (no JPEGImages/) whose xml has no usable <size>: the size
+    cannot be read anywhere, so the file is named instead of writing width 0."""
+    root = write_voc(tmp_path / 'VOC', {'x': [('cat', box(1, 1, 10, 10), 0)]},
+                     dict(train=['x']), write_size=False)
+    for image in (root / 'JPEGImages').iterdir():
+        image.unlink()
+    (root / 'JPEGImages').rmdir()
+    with pytest.raises(ValueError, match=r'Annotations/x\.xml has no valid <size> and '
+                                         r'.*JPEGImages/x\.jpg is absent'):
+        convert_voc_to_coco(root, tmp_path / 'out', splits=('train',), verbose=False)
+    xml = root / 'Annotations' / 'x.xml'
+    xml.write_text(xml.read_text().replace(
+        '</filename>', '</filename><size><width>4O</width><height>30</height></size>'))
+    with pytest.raises(ValueError, match='no valid <size>'):  # 4O, a letter O: not a number
+        convert_voc_to_coco(root, tmp_path / 'out', splits=('train',), verbose=False)
+    xml.write_text(xml.read_text().replace('4O', '40'))  # annotation-only, sized: trusted
+    reports = convert_voc_to_coco(root, tmp_path / 'out', splits=('train',), verbose=False)
+    image = json.loads(reports['train'].json_path.read_text())['images'][0]
+    assert (image['file_name'], image['width'], image['height']) == ('x.jpg', 40, 30)
+
+
+def test_duplicate_or_no_classes_are_refused(voc: Path, tmp_path: Path):
+    with pytest.raises(ValueError, match="classes has duplicates: \\('cat', 'dog', 'cat'\\)"):
+        convert_voc_to_coco(voc, tmp_path / 'out', classes=('cat', 'dog', 'cat'),
+                            verbose=False)
+    empty = tmp_path / 'classes.txt'
+    empty.write_text('# no names yet\n\n')
+    with pytest.raises(ValueError, match='classes.txt lists no class names'):
+        read_class_names(empty)
+
+
 def test_read_class_names(tmp_path: Path):
     path = tmp_path / 'classes.txt'
     path.write_text('RBC\n\n# white cells\nWBC  \nPlatelets\n')
