@@ -198,3 +198,33 @@ def test_marks_change_with_a_finished_stage_or_a_new_checkpoint(tmp_path):
     a.work_dir.mkdir(parents=True)
     write_json(a.path('measure.json'), {})
     assert study.marks() != saved
+
+
+def test_a_training_is_marked_done_only_with_its_final_checkpoint(tmp_path):
+    """What the study records when a training process ends: a failed one, or one whose
+    `last_checkpoint` names no file (killed between the save and the pointer, or the pointer
+    names a path of another machine), is left to train again; only an exit 0 with the
+    checkpoint on disk writes train_done.json, which the test stage then reads."""
+    said = []
+    study = _study(tmp_path, names=('a',))
+    study.progress = said.append
+    (run,) = study.runs_
+    run.work_dir.mkdir(parents=True)
+    write_json(run.path('train_time.json'), [dict(start=1.0, end=1.0, resumed=False)])
+    finished = study._train_finished(run)
+    finished(1)
+    assert not run.done('train') and said == []
+    assert read_json(run.path('train_time.json'))[0]['end'] > 1.0  # the attempt's end moved
+    finished(0)  # no pointer at all
+    assert not run.done('train')
+    assert said == ["  a: finished but its final checkpoint '' is missing; not marked done"]
+    checkpoint = run.work_dir / 'epoch_50.pth'
+    run.path('last_checkpoint').write_text(f'{checkpoint}\n')
+    finished(0)  # a pointer to nothing
+    assert not run.done('train') and 'epoch_50.pth' in said[-1]
+    checkpoint.write_bytes(b'weights')
+    finished(0)
+    assert run.done('train') and run.train_done['checkpoint'] == str(checkpoint)
+    assert run.train_done['amp'] is False and run.train_done['device'] == 'cpu'
+    assert run.train_done['session']['started'] == study.started_
+    assert len(said) == 2
