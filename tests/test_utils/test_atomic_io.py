@@ -34,3 +34,54 @@ def test_mmengine_save_checkpoint_goes_through_it(tmp_path):
     assert torch.equal(torch.load(path, weights_only=True)['state_dict']['w'], torch.ones(2))
     get_file_backend(str(path)).put_text('iter_1.pth', str(tmp_path / 'last_checkpoint'))
     assert (tmp_path / 'last_checkpoint').read_text() == 'iter_1.pth'
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and put the old one back."""
+    import os
+    old = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path, umask):
+    """A temporary file is created private (0600); renamed as it is, every checkpoint and
+    log a run saved would be unreadable to the rest of a team sharing the machine, unlike
+    what mmengine writes without ghostdet. New files get 0666 less the umask, as open()
+    gives them; a file written over keeps its own mode."""
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    def mode(path):
+        return path.stat().st_mode & 0o777
+
+    umask(0o022)
+    save_checkpoint({'state_dict': {'w': torch.ones(2)}}, str(tmp_path / 'iter_1.pth'))
+    get_file_backend(str(tmp_path)).put_text('iter_1.pth', str(tmp_path / 'last_checkpoint'))
+    with open(tmp_path / 'plain', 'wb'):  # what open() gives under this umask
+        pass
+    assert mode(tmp_path / 'iter_1.pth') == mode(tmp_path / 'last_checkpoint') == 0o644
+    assert mode(tmp_path / 'plain') == 0o644
+    umask(0o077)
+    atomic_write(b'private', tmp_path / 'secret.json')
+    assert mode(tmp_path / 'secret.json') == 0o600
+    (tmp_path / 'shared.json').write_bytes(b'old')
+    (tmp_path / 'shared.json').chmod(0o640)
+    atomic_write(b'new', tmp_path / 'shared.json')  # replaced: keeps its mode
+    assert mode(tmp_path / 'shared.json') == 0o640
+    assert (tmp_path / 'shared.json').read_bytes() == b'new'
+
+
+def test_umask_is_read_also_without_proc(umask, monkeypatch):
+    from ghostdet.utils import atomic_io
+
+    umask(0o027)
+    assert atomic_io._umask() == 0o027
+
+    def no_proc(*args, **kwargs):
+        raise OSError('no /proc here')
+
+    monkeypatch.setattr(atomic_io, 'open', no_proc, raising=False)
+    assert atomic_io._umask() == 0o027
+    import os
+    assert os.umask(0o027) == 0o027  # and left as it was
