@@ -199,6 +199,10 @@ def test_classes_must_match_the_categories(shapes: dict):
         shapes_dataset(shapes, metainfo=dict(classes=('disc', 'square', 'triangle')))
     with pytest.raises(AnnotationFileError, match=r'not in the order .*train\.json'):
         shapes_dataset(shapes, metainfo=dict(classes=('square', 'circle', 'triangle')))
+    # ('circle') is a string, not a 1-tuple: len() counts its 6 letters as classes
+    with pytest.raises(AnnotationFileError, match=r"the string 'circle'; write a tuple: "
+                                                  r"classes=\('circle',\)"):
+        shapes_dataset(shapes, metainfo=dict(classes=('circle')))
 
 
 def test_class_subset_can_be_allowed(shapes: dict):
