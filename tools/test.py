@@ -14,6 +14,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_test_config, test
+from ghostdet.datasets import check_data_files
 from ghostdet.utils.cli import input_errors
 
 
@@ -42,6 +43,7 @@ def main(argv=None) -> dict:
         cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
                                 args.show_dir, args.cfg_options, args.launcher,
                                 args.fuse_conv_bn)
+        check_data_files(cfg, args.config, ('test_dataloader',))
     return test(cfg)
 
 

@@ -11,6 +11,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_train_config, train
+from ghostdet.datasets import check_data_files
 from ghostdet.utils.cli import input_errors
 
 
@@ -40,6 +41,7 @@ def main(argv=None) -> None:
     with input_errors():  # a bad path or option: one line, exit 2; training keeps tracebacks
         cfg = build_train_config(args.config, args.work_dir, args.resume, args.amp,
                                  args.auto_scale_lr, args.cfg_options, args.launcher)
+        check_data_files(cfg, args.config)  # train and val data, before hours of training
     train(cfg)
 
 

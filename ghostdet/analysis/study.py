@@ -37,6 +37,7 @@ from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 
 STAGES = ('train', 'test', 'measure', 'report')
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')  # checked before training
 Progress = Optional[Callable[[str], None]]
 
 
@@ -140,24 +141,6 @@ def plan_runs(configs: Sequence[str], work_root: str) -> List[StudyRun]:
         seen[path.stem] = config
         runs.append(StudyRun(path, Path(work_root) / path.stem))
     return runs
-
-
-def check_data(cfg: Any, config: str) -> None:
-    """Fail early, naming the config, when an annotation file or image folder of the train or
-    test dataloader is missing (e.g. BCCD not converted yet)."""
-    for split in ('train_dataloader', 'test_dataloader'):
-        dataset = cfg[split]['dataset']
-        while 'dataset' in dataset:  # wrappers such as RepeatDataset
-            dataset = dataset['dataset']
-        root = dataset.get('data_root', '') or ''
-        ann = osp.join(root, dataset['ann_file'])
-        img = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
-        for what, path, exists in (('annotation file', ann, osp.isfile),
-                                   ('image folder', img, osp.isdir)):
-            if not exists(path):
-                raise FileNotFoundError(
-                    f'{config}: {split} {what} not found: {path} (convert the dataset first, '
-                    f'or point the config at it with --cfg-options)')
 
 
 # --- child processes ------------------------------------------------------------------------
@@ -371,10 +354,11 @@ class Study:
     # train -----------------------------------------------------------------------------------
     def train(self) -> Dict[str, int]:
         """Train every run not done yet (resuming those with checkpoints)."""
+        from ..datasets.checks import check_data_files
         todo = [r for r in self.runs_ if not r.done('train')]
         configs = {run.name: self.config(run) for run in todo}
-        for run in todo:
-            check_data(configs[run.name], str(run.config))
+        for run in todo:  # a missing file named before any training starts
+            check_data_files(configs[run.name], str(run.config), DATALOADERS)
         self.say(f'train: {len(self.runs_) - len(todo)} of {len(self.runs_)} already trained, '
                  f'{len(todo)} to go, {self.parallel} at a time')
         jobs = []

@@ -10,12 +10,16 @@ Registered into mmdet's registries (``import ghostdet`` registers them):
   ``category_id`` values, or declares categories that do not match ``metainfo['classes']``.
 - ``NumClassesCheckHook`` (``HOOKS``): before train / val / test, compares the detector head's
   ``num_classes`` with the dataset's classes and names both settings.
+
+:func:`check_data_files` (called by ``tools/train.py``, ``tools/test.py`` and the study) names
+a config's missing annotation file or image folder before anything is built.
 """
 import io
 import json
+import os.path as osp
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -334,6 +338,75 @@ class CheckedCocoDataset(CocoDataset):
             return super().load_data_list()
         finally:
             del self.COCOAPI
+
+
+def _leaf_datasets(dataset: Any, key: str) -> Iterator[Tuple[str, Any]]:
+    """``(setting, dataset cfg)`` of each dataset a dataloader reads, through wrappers
+    (``RepeatDataset``, ``ClassBalancedDataset``: ``dataset``; ``ConcatDataset``:
+    ``datasets``)."""
+    if not isinstance(dataset, dict):
+        return
+    if isinstance(dataset.get('datasets'), (list, tuple)):
+        for i, child in enumerate(dataset['datasets']):
+            yield from _leaf_datasets(child, f'{key}.datasets.{i}')
+    elif isinstance(dataset.get('dataset'), dict):
+        yield from _leaf_datasets(dataset['dataset'], f'{key}.dataset')
+    else:
+        yield key, dataset
+
+
+def _evaluator_ann_files(evaluator: Any) -> List[str]:
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    return [m['ann_file'] for m in metrics if isinstance(m, dict) and m.get('ann_file')]
+
+
+def check_data_files(cfg: Any, config: str,
+                     splits: Sequence[str] = ('train_dataloader', 'val_dataloader')) -> None:
+    """Name, before any model or dataset is built, the first annotation file or image folder
+    that the dataloaders ``splits`` (and their evaluators' ``ann_file``) point at and that is
+    not there: a COCO not at ``data/coco/`` otherwise fails after the config and hook dumps,
+    and a missing validation image folder only after the first training epoch.
+
+    Local paths only: a dataset with ``backend_args`` or a URI ``data_root`` is left to its
+    loader. A dataloader the config lacks (``val_dataloader=None``) is skipped.
+
+    Args:
+        cfg (Config): The full config.
+        config (str): Named in the error.
+        splits (Sequence[str]): Dataloader settings to check.
+
+    Raises:
+        FileNotFoundError: ``<config>: <setting> not found: <path> (...)``.
+    """
+    for split in splits:
+        loader = cfg.get(split)
+        if not loader:
+            continue
+        checks = []  # (setting, path, kind, the data_root setting that moves it or None)
+        for key, dataset in _leaf_datasets(loader.get('dataset'), f'{split}.dataset'):
+            root = dataset.get('data_root') or ''
+            if dataset.get('backend_args') or '://' in root:
+                continue
+            root_key = f'{key}.data_root' if root else None
+            if dataset.get('ann_file'):
+                checks.append((f'{key}.ann_file', osp.join(root, dataset['ann_file']),
+                               'annotation file', root_key))
+            prefix = dataset.get('data_prefix') or {}
+            if isinstance(prefix, dict) and isinstance(prefix.get('img'), str):
+                checks.append((f'{key}.data_prefix.img', osp.join(root, prefix['img']) or '.',
+                               'image folder', root_key))
+        evaluator = split.replace('_dataloader', '_evaluator')
+        for ann_file in _evaluator_ann_files(cfg.get(evaluator)):
+            if '://' not in ann_file:
+                checks.append((f'{evaluator}.ann_file', ann_file, 'annotation file', None))
+        for setting, path, kind, root_key in checks:
+            exists = osp.isfile if kind == 'annotation file' else osp.isdir
+            if not exists(path):
+                where = f'--cfg-options {setting}=...' + (
+                    f' (or {root_key}=... for all its files)' if root_key else '')
+                raise FileNotFoundError(
+                    f'{config}: {setting} ({kind}) not found: {path}; put the data there or '
+                    f'point the config at it: {where}')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,10 +3,9 @@ import os
 import time
 
 import pytest
-from mmengine.config import Config
 
-from ghostdet.analysis.study import (Job, Study, StudyRun, check_data, last_logged_epoch,
-                                     plan_runs, read_json, run_jobs, write_json)
+from ghostdet.analysis.study import (Job, Study, StudyRun, last_logged_epoch, plan_runs,
+                                     read_json, run_jobs, write_json)
 
 
 def _exit_with(code, delay):
@@ -28,27 +27,6 @@ def test_plan_runs(tmp_path):
         plan_runs([str(a), str(b)], 'root')
     with pytest.raises(ValueError, match='at least one config'):
         plan_runs([], 'root')
-
-
-def test_check_data_names_the_missing_file(tmp_path):
-    (tmp_path / 'train.json').write_text('{}')
-    (tmp_path / 'img').mkdir()
-
-    def dataset(ann):
-        return dict(dataset=dict(data_root=str(tmp_path), ann_file=ann,
-                                 data_prefix=dict(img='img/')))
-
-    cfg = Config(dict(train_dataloader=dataset('train.json'),
-                      test_dataloader=dict(dataset=dataset('test.json'))))
-    with pytest.raises(FileNotFoundError,
-                       match=r'my.py: test_dataloader annotation file not found: .*test\.json'):
-        check_data(cfg, 'my.py')
-    (tmp_path / 'test.json').write_text('{}')
-    cfg.test_dataloader = dataset('test.json')  # RepeatDataset-style wrapper is unwrapped
-    check_data(cfg, 'my.py')
-    cfg.train_dataloader.dataset.data_prefix.img = 'missing/'
-    with pytest.raises(FileNotFoundError, match='train_dataloader image folder'):
-        check_data(cfg, 'my.py')
 
 
 def test_last_logged_epoch(tmp_path):

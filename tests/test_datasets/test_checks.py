@@ -215,6 +215,70 @@ def test_class_subset_can_be_allowed(shapes: dict):
     assert {i['bbox_label'] for per_image in instances for i in per_image} == {0, 1}
 
 
+# --------------------------------------------------------------------------- data files
+
+def _loader(root, ann, img='img/'):
+    return dict(dataset=dict(type='CocoDataset', data_root=root, ann_file=ann,
+                             data_prefix=dict(img=img)))
+
+
+def test_check_data_files_names_the_setting_and_the_path(tmp_path: Path):
+    from mmengine.config import Config
+
+    from ghostdet.datasets import check_data_files
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'train.json').write_text('{}')
+    root = f'{tmp_path}/'
+    cfg = Config(dict(train_dataloader=_loader(root, 'train.json'),
+                      val_dataloader=_loader(root, 'val.json'),
+                      val_evaluator=dict(type='CocoMetric', ann_file=f'{root}val.json'),
+                      test_dataloader=_loader(root, 'test.json')))
+    check_data_files(cfg, 'my.py', ('train_dataloader',))
+    with pytest.raises(FileNotFoundError, match=(
+            r'^my\.py: val_dataloader\.dataset\.ann_file \(annotation file\) not found: '
+            r'.*/val\.json; put the data there or point the config at it: --cfg-options '
+            r'val_dataloader\.dataset\.ann_file=\.\.\. \(or val_dataloader\.dataset\.data_root'
+            r'=\.\.\. for all its files\)$')):
+        check_data_files(cfg, 'my.py')  # train and val by default; test not checked
+    (tmp_path / 'val.json').write_text('{}')
+    check_data_files(cfg, 'my.py')
+    cfg.val_evaluator = [dict(type='CocoMetric', ann_file=f'{root}val.json'),
+                         dict(type='CocoMetric', ann_file=f'{root}other.json')]
+    with pytest.raises(FileNotFoundError, match=r'val_evaluator\.ann_file \(annotation file\) '
+                                                r'not found: .*/other\.json'):
+        check_data_files(cfg, 'my.py')
+    cfg.val_evaluator, cfg.val_dataloader = None, None  # a config that does not validate
+    check_data_files(cfg, 'my.py')
+    cfg.train_dataloader.dataset.data_prefix.img = 'missing/'
+    with pytest.raises(FileNotFoundError, match=r'train_dataloader\.dataset\.data_prefix\.img '
+                                                r'\(image folder\) not found: .*/missing/'):
+        check_data_files(cfg, 'my.py')
+
+
+def test_check_data_files_walks_wrappers_and_leaves_remote_data_alone(tmp_path: Path):
+    from mmengine.config import Config
+
+    from ghostdet.datasets import check_data_files
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'a.json').write_text('{}')
+    root = f'{tmp_path}/'
+    concat = dict(type='ConcatDataset', datasets=[_loader(root, 'a.json')['dataset'],
+                                                  _loader(root, 'b.json')['dataset']])
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='RepeatDataset', times=3,
+                                                         dataset=concat))))
+    with pytest.raises(FileNotFoundError, match=r'train_dataloader\.dataset\.dataset\.datasets'
+                                                r'\.1\.ann_file \(annotation file\) not found'):
+        check_data_files(cfg, 'my.py', ('train_dataloader',))
+    remote = cfg.train_dataloader.dataset.dataset.datasets[1]
+    remote.data_root = 's3://bucket/coco/'
+    check_data_files(cfg, 'my.py', ('train_dataloader',))
+    remote.data_root, remote.backend_args = root, dict(backend='petrel')
+    check_data_files(cfg, 'my.py', ('train_dataloader',))
+    # data_root '' (paths relative to the working directory): the folder is '.'
+    cfg = Config(dict(test_dataloader=_loader('', f'{root}a.json', img='')))
+    check_data_files(cfg, 'my.py', ('test_dataloader',))
+
+
 # --------------------------------------------------------------------------- num_classes
 
 class Head(nn.Module):

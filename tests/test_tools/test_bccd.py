@@ -70,7 +70,8 @@ def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
     import os
 
     from ghostdet.analysis.report import annotated_test_images, setup_lines
-    from ghostdet.analysis.study import Study, check_data
+    from ghostdet.analysis.study import DATALOADERS, Study
+    from ghostdet.datasets import check_data_files
     from tests.helpers import REPO
 
     images = str(BCCD / 'JPEGImages') + '/'
@@ -78,11 +79,13 @@ def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
             for split in ('train', 'val', 'test')
             for key, value in (('ann_file', f'{bccd_annotations}{split}.json'),
                                ('data_prefix.img', images))}
+    opts.update({f'{split}_evaluator.ann_file': f'{bccd_annotations}{split}.json'
+                 for split in ('val', 'test')})
     configs = sorted(str(p) for p in (REPO / 'configs' / 'bccd').glob('*.py'))
     study = Study(configs, 'unused', cfg_options=opts, progress=None)
     assert len(study.runs_) == 10
     for run in study.runs_:
-        check_data(study.config(run), str(run.config))
+        check_data_files(study.config(run), str(run.config), DATALOADERS)
     assert setup_lines(study) == [
         '- epochs: 50', '- train batch size: 16', '- optimizer: SGD lr 0.02', '- seed: 0',
         '- load_from / pretrained: none (from scratch)'

@@ -367,5 +367,5 @@ def test_missing_data_is_a_one_line_error(tmp_path):
                       check=False)
     assert result.returncode == 2
     assert 'Traceback' not in result.stderr
-    assert (f'error: {config}: train_dataloader annotation file not found: '
+    assert (f'error: {config}: train_dataloader.dataset.ann_file (annotation file) not found: '
             f'{tmp_path}/none/annotations/train.json') in result.stderr

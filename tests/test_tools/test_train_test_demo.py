@@ -576,9 +576,26 @@ def test_train_names_a_neck_that_does_not_fit_the_backbone_before_any_step(data_
     assert 'Iter(train)' not in result.stdout + result.stderr and not list(tmp_path.glob('*.pth'))
 
 
-def test_bad_paths_and_options_are_one_line_errors(tmp_path):
+def test_bad_paths_and_options_are_one_line_errors(data_root, tmp_path):
     """A user's mistake is named on one line with exit code 2, before anything is built."""
+    elsewhere = f'{tmp_path}/coco/'
     cases = [
+        (['tools/train.py', CONFIG, '--cfg-options',
+          f'train_dataloader.dataset.data_root={elsewhere}'],
+         f'error: {CONFIG}: train_dataloader.dataset.ann_file (annotation file) not found: '
+         f'{elsewhere}annotations/train.json; put the data there or point the config at it: '
+         '--cfg-options train_dataloader.dataset.ann_file=... (or '
+         'train_dataloader.dataset.data_root=... for all its files)'),
+        # a validation image folder that is not there: found before the first epoch, not after
+        (['tools/train.py', CONFIG] + options(
+            data_root, **{'val_dataloader.dataset.data_prefix.img': 'nowhere/'}),
+         f'error: {CONFIG}: val_dataloader.dataset.data_prefix.img (image folder) not found: '
+         f'{data_root}nowhere/'),
+        (['tools/test.py', CONFIG, CONFIG] + options(
+            data_root, **{'test_evaluator.ann_file': f'{tmp_path}/test.json'}),
+         f'error: {CONFIG}: test_evaluator.ann_file (annotation file) not found: '
+         f'{tmp_path}/test.json; put the data there or point the config at it: '
+         '--cfg-options test_evaluator.ann_file=...\n'),
         (['tools/train.py', tmp_path / 'nope.py'],
          f'error: config file not found: {tmp_path}/nope.py'),
         (['tools/train.py', CONFIG, '--resume', tmp_path / 'nope.pth'],
