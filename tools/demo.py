@@ -13,7 +13,7 @@ import argparse
 import signal
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
-from ghostdet.apis import check_demo_inputs, run_demo
+from ghostdet.apis import check_demo_inputs, init_demo_model, run_demo
 from ghostdet.utils.cli import fraction, input_errors, torch_device
 
 
@@ -36,10 +36,11 @@ def _stop(signum: int, frame: object) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
-    with input_errors():  # a bad path or threshold: one line, exit 2
+    with input_errors():  # a bad path or threshold, weights or neck that do not fit: one line
         images = check_demo_inputs(args.config, args.checkpoint, args.inputs, args.score_thr)
+        model = init_demo_model(args.config, args.checkpoint, args.device)
     predictions = run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,
-                           args.score_thr)
+                           args.score_thr, model=model)
     return 0 if len(predictions) == len(images) else 1  # 1: some were unreadable
 
 

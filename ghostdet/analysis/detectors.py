@@ -9,6 +9,7 @@ from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
 from ..models.structure import check_neck_channels
+from ..models.utils import load_checked_state_dict
 from ..utils.config import config_file
 from ..utils.registry import build_model
 from .backbones import backbone_out_channels
@@ -51,7 +52,9 @@ def build_detector(config: ConfigLike,
     Args:
         config (str, Path or Config): The config.
         cfg_options (dict, optional): Overrides merged into the config. Defaults to None.
-        checkpoint (str, optional): A local checkpoint to load. Defaults to None.
+        checkpoint (str, optional): A local checkpoint to load; one whose weights do not
+            fit the detector exactly is refused (``CheckpointMismatchError``). Defaults to
+            None.
         device (str): Defaults to ``'cpu'``.
 
     Returns:
@@ -60,9 +63,8 @@ def build_detector(config: ConfigLike,
     cfg = load_config(config, cfg_options)
     model = build_model(cfg.model)
     check_neck_channels(model)  # a swapped backbone the neck does not fit: named here
-    if checkpoint is not None:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, checkpoint, map_location='cpu')
+    if checkpoint is not None:  # all of its weights, or an error listing what does not fit
+        load_checked_state_dict(model, checkpoint)
     model.to(device)
     model.eval()
     return model

@@ -14,6 +14,7 @@ from mmengine.utils import ProgressBar
 
 from ..datasets.checks import UnreadableImageError, load_image_checked
 from ..models.structure import check_neck_channels
+from ..models.utils import check_checkpoint_fits
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 from ..utils.text import preview
@@ -96,13 +97,33 @@ def init_onnx_detector(config: Union[str, Config], onnx_file: str, device: str =
     return model
 
 
+def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
+    """The detector :func:`run_demo` runs: mmdet's ``init_detector`` (or the ONNX model of an
+    ``.onnx`` file), refused with an error that says why when the checkpoint's weights do not
+    fit it (``CheckpointMismatchError``; ``init_detector`` loads what matches and only warns)
+    or its neck does not fit its backbone (``NeckChannelsMismatchError``)."""
+    from mmdet.apis import init_detector
+
+    if isinstance(config, (str, Path)):
+        config = str(config_file(config))  # mmdet::... names too
+    if checkpoint is not None and checkpoint.endswith('.onnx'):
+        model = init_onnx_detector(config, checkpoint, device)
+    else:
+        model = init_detector(config, checkpoint, device=device)
+        if checkpoint is not None:
+            check_checkpoint_fits(model, checkpoint)
+    check_neck_channels(model)
+    return model
+
+
 def run_demo(config: str,
              checkpoint: Optional[str],
              inputs: Union[str, Sequence[str]],
              out_dir: str,
              device: str = 'cpu',
              score_thr: float = 0.3,
-             draw: bool = True) -> List[dict]:
+             draw: bool = True,
+             model=None) -> List[dict]:
     """Detect objects in ``inputs``; write ``out_dir/vis/<image name>`` pictures (boxes with
     score >= ``score_thr``) and ``out_dir/predictions.json``; return the predictions.
 
@@ -110,18 +131,15 @@ def run_demo(config: str,
     'labels': [...], 'classes': [...], 'scores': [...]}``. An image that cannot be read (empty,
     corrupt, truncated) is named on stderr and left out; pictures are named by
     :func:`picture_names`; ``predictions.json`` is written also when the run stops early.
+    ``model``, from :func:`init_demo_model` (``config``, ``checkpoint``, ``device``), if it is
+    built already.
     """
-    from mmdet.apis import inference_detector, init_detector
+    from mmdet.apis import inference_detector
     from mmdet.registry import VISUALIZERS
 
     images = check_demo_inputs(config, checkpoint, inputs, score_thr)
-    if isinstance(config, (str, Path)):
-        config = str(config_file(config))  # mmdet::... names too
-    if checkpoint is not None and checkpoint.endswith('.onnx'):
-        model = init_onnx_detector(config, checkpoint, device)
-    else:
-        model = init_detector(config, checkpoint, device=device)
-    check_neck_channels(model)
+    if model is None:
+        model = init_demo_model(config, checkpoint, device)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None
     if draw:

@@ -46,6 +46,28 @@ def check_state_dict_keys(model: nn.Module,
         raise CheckpointMismatchError('\n'.join(lines))
 
 
+def read_state_dict(checkpoint: str, prefix: Optional[str] = None,
+                    map_location: str = 'cpu') -> Dict[str, object]:
+    """The weights of ``checkpoint`` (DDP's ``module.`` prefix stripped), or of its sub-module
+    ``prefix`` as ``PretrainedInit`` selects them."""
+    if prefix is not None:
+        return _load_checkpoint_with_prefix(prefix, checkpoint, map_location)
+    ckpt = _load_checkpoint(checkpoint, map_location=map_location)
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    if not isinstance(state_dict, dict):
+        raise CheckpointMismatchError(
+            f'{checkpoint} holds a {type(state_dict).__name__}, not a state dict')
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state_dict.items()}
+
+
+def check_checkpoint_fits(model: nn.Module, checkpoint: str) -> None:
+    """Raise :class:`CheckpointMismatchError` when the weights of ``checkpoint`` do not cover
+    ``model`` exactly (for models something else loads, e.g. mmdet's ``init_detector``, which
+    loads whatever matches and warns)."""
+    check_state_dict_keys(model, read_state_dict(checkpoint), source=f'checkpoint {checkpoint}')
+
+
 def load_checked_state_dict(model: nn.Module,
                             checkpoint: str,
                             prefix: Optional[str] = None,
@@ -53,13 +75,7 @@ def load_checked_state_dict(model: nn.Module,
                             map_location: str = 'cpu') -> None:
     """Load ``checkpoint`` (a path; ``prefix`` selects a sub-module's weights, as in
     ``PretrainedInit``) into ``model`` after :func:`check_state_dict_keys`."""
-    if prefix is None:
-        ckpt = _load_checkpoint(checkpoint, map_location=map_location)
-        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                      for k, v in state_dict.items()}
-    else:
-        state_dict = _load_checkpoint_with_prefix(prefix, checkpoint, map_location)
+    state_dict = read_state_dict(checkpoint, prefix, map_location)
     ignored_prefixes = tuple(ignored_prefixes)
     check_state_dict_keys(model, state_dict, ignored_prefixes, source=checkpoint)
     kept = {k: v for k, v in state_dict.items() if not k.startswith(ignored_prefixes)}

@@ -66,6 +66,30 @@ def test_build_our_config_and_synthetic_batch():
         synthetic_batch(model, (50, 70), batch_size=0)
 
 
+def test_build_detector_loads_all_of_a_checkpoint_or_refuses_it(tmp_path):
+    """mmengine's load_checkpoint (used before) loaded what matched and warned: a benchmark or
+    a study measurement with another architecture's checkpoint timed a half-random model."""
+    from ghostdet.models.utils import CheckpointMismatchError
+    quickstart = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+    source = build_detector(quickstart)
+    for p in source.parameters():
+        p.data.uniform_(-1, 1)
+    checkpoint = tmp_path / 'quickstart.pth'
+    torch.save({'state_dict': {f'module.{k}': v for k, v in source.state_dict().items()},
+                'meta': {}}, checkpoint)  # DDP-prefixed, as a distributed run saves them
+    loaded = build_detector(quickstart, checkpoint=str(checkpoint))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                 source.state_dict().values()))
+    coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'quickstart\.pth does not match RetinaNet .*\n  missing from '
+                             r'the checkpoint \(8\).*\n  shape mismatch \(27\)'):
+        build_detector(coco, checkpoint=str(checkpoint))
+    torch.save(torch.zeros(2), tmp_path / 'tensor.pth')
+    with pytest.raises(CheckpointMismatchError, match='tensor.pth holds a Tensor, not a state'):
+        build_detector(quickstart, checkpoint=str(tmp_path / 'tensor.pth'))
+
+
 def test_detector_network_runs_roi_head_on_fixed_rois():
     model = build_detector('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     network = DetectorNetwork(model, num_proposals=7)

@@ -123,3 +123,24 @@ def test_demo_names_a_neck_that_does_not_fit_the_backbone(demo_images, tmp_path)
     config.write_text(f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(widen_factor=1.1))\n")
     with pytest.raises(NeckChannelsMismatchError, match=r'\[44, 124, 1056\] channels'):
         run_demo(str(config), None, str(demo_images / 'cam1'), str(tmp_path / 'demo'))
+
+
+def test_demo_refuses_a_checkpoint_of_another_architecture(demo_images, tmp_path):
+    """mmdet's init_detector loads what matches and warns; the demo then drew a half-random
+    model's boxes and died in the visualizer on a label beyond the checkpoint's 3 classes."""
+    import torch
+
+    from ghostdet.analysis import build_detector
+    from ghostdet.apis import init_demo_model
+    from ghostdet.models.utils import CheckpointMismatchError
+    checkpoint = tmp_path / 'quickstart.pth'
+    torch.save({'state_dict': build_detector(CONFIG).state_dict(),
+                'meta': {'dataset_meta': {'classes': ('circle', 'square', 'triangle')}}},
+               checkpoint)
+    model = init_demo_model(CONFIG, str(checkpoint))
+    assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')
+    coco = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py')
+    out = tmp_path / 'demo'
+    with pytest.raises(CheckpointMismatchError, match=r'quickstart\.pth does not match'):
+        run_demo(coco, str(checkpoint), str(demo_images / 'cam1'), str(out))
+    assert not out.exists()  # nothing drawn or written

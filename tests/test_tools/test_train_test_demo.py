@@ -562,6 +562,13 @@ def test_demo_bad_input_is_named(data_root, trained, tmp_path):
                        trained / 'iter_8.pth'], check=False)
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert f"error: no images found at '{tmp_path / 'nothing_here'}'" in result.stderr
+    coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'
+    result = run_tool(['tools/demo.py', data_root + 'images', coco, trained / 'iter_8.pth',
+                       '--out-dir', tmp_path / 'demo'], check=False)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert (f"error: checkpoint {trained / 'iter_8.pth'} does not match RetinaNet"
+            in result.stderr)
+    assert not (tmp_path / 'demo').exists()
 
 
 def test_train_names_a_neck_that_does_not_fit_the_backbone_before_any_step(data_root,
