@@ -376,7 +376,8 @@ def check_data_files(cfg: Any, config: str,
         splits (Sequence[str]): Dataloader settings to check.
 
     Raises:
-        FileNotFoundError: ``<config>: <setting> not found: <path> (...)``.
+        FileNotFoundError: ``<config>: <setting> (<kind>) not found: <path>; ...`` with
+            the ``--cfg-options`` that points it elsewhere.
     """
     for split in splits:
         loader = cfg.get(split)
