@@ -355,10 +355,12 @@ class Study:
     def train(self) -> Dict[str, int]:
         """Train every run not done yet (resuming those with checkpoints)."""
         from ..datasets.checks import check_data_files
+        from ..models.utils import check_weight_files
         todo = [r for r in self.runs_ if not r.done('train')]
         configs = {run.name: self.config(run) for run in todo}
         for run in todo:  # a missing file named before any training starts
             check_data_files(configs[run.name], str(run.config), DATALOADERS)
+            check_weight_files(configs[run.name], str(run.config))
         self.say(f'train: {len(self.runs_) - len(todo)} of {len(self.runs_)} already trained, '
                  f'{len(todo)} to go, {self.parallel} at a time')
         jobs = []

@@ -1,6 +1,7 @@
 """Loading pretrained weights with a key-coverage check (mmengine's ``PretrainedInit`` loads with
 ``strict=False`` and goes on silently when nothing matches)."""
-from typing import Dict, Iterable, Optional
+import os.path as osp
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.logging import MMLogger
@@ -66,6 +67,39 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: str) -> None:
     ``model`` exactly (for models something else loads, e.g. mmdet's ``init_detector``, which
     loads whatever matches and warns)."""
     check_state_dict_keys(model, read_state_dict(checkpoint), source=f'checkpoint {checkpoint}')
+
+
+def _pretrained_checkpoints(node: Any, key: str) -> Iterator[Tuple[str, str]]:
+    """``(setting, path)`` of every ``init_cfg=dict(type='Pretrained', checkpoint=...)``
+    under ``node``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
+            yield f'{key}.checkpoint', node['checkpoint']
+        for name, value in node.items():
+            yield from _pretrained_checkpoints(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained_checkpoints(value, f'{key}.{i}')
+
+
+def check_weight_files(cfg: Any, config: str) -> None:
+    """Name a ``Pretrained`` ``init_cfg`` checkpoint or a ``load_from`` of the config that is
+    not on disk, before anything is built: training otherwise fails only once the model,
+    the datasets and the hooks are set up. URIs (``torchvision://``, ``https://``, ...) are
+    left to mmengine.
+
+    Raises:
+        FileNotFoundError: ``<config>: <setting> not found: <path>``.
+    """
+    files = list(_pretrained_checkpoints(cfg.get('model'), 'model'))
+    if isinstance(cfg.get('load_from'), str):
+        files.append(('load_from', cfg.load_from))
+    for setting, path in files:
+        if '://' not in path and not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{config}: {setting} not found: {path} (a local path: nothing is downloaded '
+                "for it; the README's Backbones section says how to make a local copy of "
+                'pretrained weights; without the setting, the model trains from scratch)')
 
 
 def load_checked_state_dict(model: nn.Module,

@@ -206,3 +206,23 @@ def test_a_training_is_marked_done_only_with_its_final_checkpoint(tmp_path):
     assert run.train_done['amp'] is False and run.train_done['device'] == 'cpu'
     assert run.train_done['session']['started'] == study.started_
     assert len(said) == 2
+
+
+def test_train_names_missing_data_or_weights_before_any_job(tmp_path):
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'a.json').write_text('{}')
+    config = tmp_path / 'det_a.py'
+    config.write_text(
+        f"train_dataloader = dict(dataset=dict(data_root='{tmp_path}/', ann_file='a.json',\n"
+        "                                      data_prefix=dict(img='img/')))\n"
+        "model = dict(type='RetinaNet', backbone=dict(\n"
+        "    type='GhostNet', init_cfg=dict(type='Pretrained', checkpoint='none.pth')))\n"
+        "train_cfg = dict(max_epochs=1)\n")
+    study = Study([str(config)], str(tmp_path / 'runs'), progress=None)
+    with pytest.raises(FileNotFoundError,
+                       match=r'det_a\.py: model\.backbone\.init_cfg\.checkpoint not found'):
+        study.train()
+    (tmp_path / 'a.json').unlink()
+    with pytest.raises(FileNotFoundError, match=r'train_dataloader\.dataset\.ann_file'):
+        study.train()
+    assert not (tmp_path / 'runs').exists()  # no run was started

@@ -598,6 +598,11 @@ def test_bad_paths_and_options_are_one_line_errors(data_root, tmp_path):
             data_root, **{'val_dataloader.dataset.data_prefix.img': 'nowhere/'}),
          f'error: {CONFIG}: val_dataloader.dataset.data_prefix.img (image folder) not found: '
          f'{data_root}nowhere/'),
+        (['tools/train.py', CONFIG] + options(
+            data_root, **{'model.backbone.init_cfg.type': 'Pretrained',
+                          'model.backbone.init_cfg.checkpoint': 'checkpoints/none.pth'}),
+         f'error: {CONFIG}: model.backbone.init_cfg.checkpoint not found: '
+         'checkpoints/none.pth (a local path: nothing is downloaded for it'),
         (['tools/test.py', CONFIG, CONFIG] + options(
             data_root, **{'test_evaluator.ann_file': f'{tmp_path}/test.json'}),
          f'error: {CONFIG}: test_evaluator.ann_file (annotation file) not found: '
