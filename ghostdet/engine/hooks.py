@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
-from ..models.utils import check_state_dict_keys
+from ..models.utils import check_state_dict_keys, strip_ddp_prefix
 
 
 @HOOKS.register_module()
@@ -77,10 +77,8 @@ class CheckpointKeysHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from mmengine.runner import find_latest_checkpoint
-        state_dict = checkpoint.get('state_dict', checkpoint)
         # mmengine strips DDP's prefix when it applies the weights: do the same here
-        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                      for k, v in state_dict.items()}
+        state_dict = strip_ddp_prefix(checkpoint.get('state_dict', checkpoint))
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         source = runner._load_from or find_latest_checkpoint(runner.work_dir) or 'checkpoint'
         check_state_dict_keys(model, state_dict, self.ignore_prefixes,

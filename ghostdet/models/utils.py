@@ -47,6 +47,12 @@ def check_state_dict_keys(model: nn.Module,
         raise CheckpointMismatchError('\n'.join(lines))
 
 
+def strip_ddp_prefix(state_dict: Dict[str, object]) -> Dict[str, object]:
+    """``state_dict`` without DDP's ``module.`` key prefix, as mmengine applies it."""
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state_dict.items()}
+
+
 def read_state_dict(checkpoint: str, prefix: Optional[str] = None,
                     map_location: str = 'cpu') -> Dict[str, object]:
     """The weights of ``checkpoint`` (DDP's ``module.`` prefix stripped), or of its sub-module
@@ -58,8 +64,7 @@ def read_state_dict(checkpoint: str, prefix: Optional[str] = None,
     if not isinstance(state_dict, dict):
         raise CheckpointMismatchError(
             f'{checkpoint} holds a {type(state_dict).__name__}, not a state dict')
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in state_dict.items()}
+    return strip_ddp_prefix(state_dict)
 
 
 def check_checkpoint_fits(model: nn.Module, checkpoint: str) -> None:
