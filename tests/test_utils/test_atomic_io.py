@@ -85,3 +85,44 @@ def test_umask_is_read_also_without_proc(umask, monkeypatch):
     assert atomic_io._umask() == 0o027
     import os
     assert os.umask(0o027) == 0o027  # and left as it was
+
+
+def test_a_save_killed_midway_leaves_a_temporary_that_a_later_write_removes(tmp_path):
+    """SIGKILL inside a checkpoint save (here: at the fsync) gives the process no chance to
+    delete its temporary file, a checkpoint's size of disk. The next write into the folder
+    removes it once it is old enough, and leaves the temporaries of running writers and of
+    other hosts alone."""
+    import os
+    import subprocess
+    import sys
+
+    from ghostdet.utils import atomic_io
+
+    script = (
+        'import os, signal, sys, torch\n'
+        'import ghostdet\n'
+        'from mmengine.runner.checkpoint import save_checkpoint\n'
+        'os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n'
+        'save_checkpoint({"state_dict": {"w": torch.ones(1000)}}, sys.argv[1])\n')
+    proc = subprocess.run([sys.executable, '-c', script, str(tmp_path / 'epoch_3.pth')])
+    assert proc.returncode == -9
+    left = [p for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].name.startswith('.epoch_3.pth.')
+    killed = left[0]
+    assert killed.stat().st_size > 4000
+    host = atomic_io._host()
+    running = tmp_path / f'.epoch_4.pth.{host}-{os.getpid()}.abcdefgh.tmp'
+    dead = atomic_io._TEMPORARY.match(killed.name)['pid']  # the killed process's
+    elsewhere = tmp_path / f'.epoch_4.pth.other_{host}-{dead}.abcdefgh.tmp'
+    for path in (running, elsewhere):
+        path.write_bytes(b'being written')
+
+    atomic_write(b'{}', tmp_path / 'log.json')  # too recent to be sure: kept
+    assert killed.exists()
+    an_hour_ago = killed.stat().st_mtime - 3600
+    for path in (killed, running, elsewhere):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    atomic_write(b'{}', tmp_path / 'log.json')
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ['log.json', running.name, elsewhere.name])
+    assert atomic_io.remove_stale_temporaries(tmp_path / 'no such folder') == []
