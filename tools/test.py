@@ -15,6 +15,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_test_config, test
 from ghostdet.datasets import check_data_files
+from ghostdet.models import check_config_neck_channels
 from ghostdet.utils.cli import input_errors
 
 
@@ -44,6 +45,7 @@ def main(argv=None) -> dict:
                                 args.show_dir, args.cfg_options, args.launcher,
                                 args.fuse_conv_bn)
         check_data_files(cfg, args.config, ('test_dataloader',))
+        check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
     return test(cfg)
 
 

@@ -12,6 +12,7 @@ from mmengine.config import DictAction
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_train_config, train
 from ghostdet.datasets import check_data_files
+from ghostdet.models import check_config_neck_channels
 from ghostdet.models.utils import check_weight_files
 from ghostdet.utils.cli import input_errors
 
@@ -44,6 +45,7 @@ def main(argv=None) -> None:
                                  args.auto_scale_lr, args.cfg_options, args.launcher)
         check_data_files(cfg, args.config)  # train and val data, before hours of training
         check_weight_files(cfg, args.config)  # Pretrained backbone weights, load_from
+        check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
     train(cfg)
 
 

@@ -1,12 +1,15 @@
 """What a built detector's parts output, and a check that its backbone and neck fit together,
 so that a swapped backbone whose channels the neck does not expect is named with the setting to
 change before the first forward fails deep in a convolution."""
+import copy
 from contextlib import contextmanager
 from typing import Iterator, Tuple
 
 import torch
 import torch.nn as nn
 from mmdet.models.necks import FPN
+from mmdet.registry import MODELS
+from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 
 
@@ -67,7 +70,39 @@ def check_neck_channels(model: nn.Module) -> None:
     backbone, neck = getattr(model, 'backbone', None), getattr(model, 'neck', None)
     if not isinstance(backbone, nn.Module) or not isinstance(neck, FPN):
         return
-    expected = [int(c) for c in neck.in_channels]
+    _compare_neck_channels(backbone, neck.in_channels)
+
+
+def check_config_neck_channels(cfg: Config, source: str = 'the config') -> None:
+    """:func:`check_neck_channels` on a config, before any Runner exists: builds only
+    ``cfg.model.backbone`` (no weights are loaded) and compares what it outputs with
+    ``cfg.model.neck.in_channels`` when the neck is an FPN type. ``tools/train.py`` and
+    ``tools/test.py`` call it with their other input checks, so a swapped backbone is one
+    ``error:`` line instead of a traceback after the config and environment dump. A backbone
+    the registry cannot build raises the registry's error here as well.
+
+    Args:
+        cfg (Config): The config (its ``model`` an mmdet detector).
+        source (str): The config's name, for the message.
+    """
+    model = cfg.get('model')
+    backbone_cfg = model.get('backbone') if isinstance(model, dict) else None
+    neck_cfg = model.get('neck') if isinstance(model, dict) else None
+    if not isinstance(backbone_cfg, dict) or not isinstance(neck_cfg, dict):
+        return
+    neck_type = neck_cfg.get('type')
+    neck_cls = MODELS.get(neck_type) if isinstance(neck_type, str) else neck_type
+    if not (isinstance(neck_cls, type) and issubclass(neck_cls, FPN)):
+        return
+    backbone = MODELS.build(copy.deepcopy(backbone_cfg))
+    try:
+        _compare_neck_channels(backbone, neck_cfg.get('in_channels', ()))
+    except NeckChannelsMismatchError as err:
+        raise NeckChannelsMismatchError(f'{source}: {err}') from None
+
+
+def _compare_neck_channels(backbone: nn.Module, in_channels) -> None:
+    expected = [int(c) for c in in_channels]
     try:
         found = list(backbone_out_channels(backbone))
     except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see the docstring)

@@ -7,7 +7,8 @@ from mmdet.registry import MODELS
 
 from ghostdet.analysis import load_config
 from ghostdet.models import (GhostNet, MobileNetV3, NeckChannelsMismatchError,
-                             backbone_out_channels, check_neck_channels)
+                             backbone_out_channels, check_config_neck_channels,
+                             check_neck_channels)
 from tests.helpers import REPO
 
 QUICKSTART = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -63,3 +64,33 @@ def test_what_is_not_checked():
     check_neck_channels(Detector(backbone, ChannelMapper([1, 2, 3], 8)))  # not an FPN
     check_neck_channels(Detector(backbone, nn.Sequential(FPN([1, 2, 3], 8, 3))))  # a list
     check_neck_channels(nn.Linear(2, 2))  # no backbone (an ONNX network has none)
+
+
+def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
+    cfg = load_config(QUICKSTART)
+    check_config_neck_channels(cfg, 'quick.py')  # as configured: fits
+    cfg.model.backbone.widen_factor = 1.1
+    with pytest.raises(NeckChannelsMismatchError,
+                       match=r'^quick.py: model.neck.in_channels=\[40, 112, 960\], but the '
+                       r'backbone \(GhostNet\) outputs 3 feature maps of \[44, 124, 1056\]'):
+        check_config_neck_channels(cfg, 'quick.py')
+    for neck in (dict(type='GhostFPN', in_channels=[40, 112, 960], out_channels=64),
+                 dict(type='mmdet.PAFPN', in_channels=[40, 112, 960], out_channels=64)):
+        cfg.model.neck = neck  # FPN types under their names, with a scope too
+        with pytest.raises(NeckChannelsMismatchError, match=r'\[44, 124, 1056\] channels'):
+            check_config_neck_channels(cfg)
+    cfg.model.backbone = dict(type='MobileNetV2', out_indices=(2, 4, 7))  # probed, no attribute
+    cfg.model.neck = dict(type='FPN', in_channels=[32, 96, 320], out_channels=8, num_outs=3)
+    with pytest.raises(NeckChannelsMismatchError, match=r'\(MobileNetV2\) outputs 3 feature '
+                       r'maps of \[32, 96, 1280\]'):
+        check_config_neck_channels(cfg)
+    cfg.model.neck = dict(type='ChannelMapper', in_channels=[1, 2, 3], out_channels=8)
+    check_config_neck_channels(cfg)  # not an FPN: its in_channels are not checked
+    cfg.model.neck = [dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)]
+    check_config_neck_channels(cfg)  # a list of necks
+    cfg.model.backbone = dict(type='NoSuchNet')
+    cfg.model.neck = dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)
+    with pytest.raises(KeyError, match='NoSuchNet'):  # the registry's error, now
+        check_config_neck_channels(cfg)
+    del cfg.model.neck
+    check_config_neck_channels(cfg)  # no neck

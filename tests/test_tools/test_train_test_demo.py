@@ -571,16 +571,19 @@ def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     assert not (tmp_path / 'demo').exists()
 
 
-def test_train_names_a_neck_that_does_not_fit_the_backbone_before_any_step(data_root,
-                                                                          tmp_path):
-    """Once a convolution's shape error in the first iteration's forward."""
-    result = run_tool(['tools/train.py', CONFIG, '--work-dir', tmp_path]
-                      + options(data_root, **{'model.neck.in_channels': '[24,40,960]'}),
-                      check=False)
-    assert result.returncode == 1
-    assert ('NeckChannelsMismatchError: model.neck.in_channels=[24, 40, 960], but the backbone '
-            '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels') in result.stderr
-    assert 'Iter(train)' not in result.stdout + result.stderr and not list(tmp_path.glob('*.pth'))
+def test_train_and_test_name_a_neck_that_does_not_fit_the_backbone_before_any_step(
+        data_root, trained, tmp_path):
+    """Once a convolution's shape error in the first iteration's forward; then an error at the
+    end of a traceback after the config and environment dump (500 lines)."""
+    neck = {'model.neck.in_channels': '[24,40,960]'}
+    for args in (['tools/train.py', CONFIG, '--work-dir', tmp_path],
+                 ['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir', tmp_path]):
+        result = run_tool(args + options(data_root, **neck), check=False)
+        assert result.returncode == 2 and 'Traceback' not in result.stderr
+        assert (f'error: {CONFIG}: model.neck.in_channels=[24, 40, 960], but the backbone '
+                '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels') in result.stderr
+        assert 'Iter(train)' not in result.stdout and not list(tmp_path.glob('*.pth'))
+        assert 'Environment' not in result.stdout + result.stderr  # no Runner was built
 
 
 def test_bad_paths_and_options_are_one_line_errors(data_root, tmp_path):
