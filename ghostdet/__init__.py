@@ -1,6 +1,14 @@
 """ghostdet: GhostNet backbones and Ghost-module necks for MMDetection 3.x."""
-from .utils.version_check import check_versions
-from .version import __version__
+import warnings
+
+# mmengine's Config.fromfile imports pkg_resources for every config with an `mmdet::` base, and
+# setuptools warns (twice, four lines) that the module goes away in setuptools 81: the reason
+# requirements/build.txt pins setuptools < 81. Said once there, not on every tool run.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API',
+                        category=UserWarning)
+
+from .utils.version_check import check_versions  # noqa: E402
+from .version import __version__  # noqa: E402
 
 check_versions()
 

@@ -22,3 +22,20 @@ def test_config_file_returns_the_file_or_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError) as error:  # the looked-up file is named too
         config_file('mmdet::retinanet/nope.py')
     assert str(error.value) == f'config file not found: mmdet::retinanet/nope.py ({path})'
+
+
+def test_setuptools_pkg_resources_warning_is_not_printed_by_every_tool(tmp_path):
+    """mmengine reads an `mmdet::` base through pkg_resources, which setuptools < 81 (pinned
+    for it) warns about in four lines of stderr; `import ghostdet` silences that message."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    config = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+    load = f'from mmengine.config import Config; Config.fromfile({str(config)!r})'
+    without, with_ghostdet = (
+        subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO)
+        for code in (load, 'import ghostdet; ' + load))
+    assert without.returncode == with_ghostdet.returncode == 0
+    assert 'pkg_resources is deprecated' in without.stderr  # what users saw
+    assert 'pkg_resources' not in with_ghostdet.stderr and 'Warning' not in with_ghostdet.stderr
