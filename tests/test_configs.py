@@ -12,7 +12,8 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
-from ghostdet.models import check_neck_channels
+from ghostdet.datasets import check_config_num_classes
+from ghostdet.models import check_config_neck_channels, check_neck_channels
 from tests.helpers import REPO
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
@@ -49,6 +50,10 @@ def test_config_builds_and_runs_loss_and_predict(config: Path):
         assert list(model.backbone.out_channels) == channels
     assert list(model.neck.in_channels) == channels
     check_neck_channels(model)  # agrees: what train, test, demo and the tools check
+    # and the checks train.py, test.py and the study make before a Runner exists
+    check_config_neck_channels(cfg, str(config))
+    check_config_num_classes(cfg, str(config),
+                             ('train_dataloader', 'val_dataloader', 'test_dataloader'))
 
     num_classes = head_num_classes(model)
     packed = demo_mm_inputs(

@@ -14,7 +14,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_test_config, test
-from ghostdet.datasets import check_data_files
+from ghostdet.datasets import check_config_num_classes, check_data_files
 from ghostdet.models import check_config_neck_channels
 from ghostdet.utils.cli import input_errors
 
@@ -46,6 +46,7 @@ def main(argv=None) -> dict:
                                 args.fuse_conv_bn)
         check_data_files(cfg, args.config, ('test_dataloader',))
         check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
+        check_config_num_classes(cfg, args.config, ('test_dataloader',))  # head vs dataset classes
     return test(cfg)
 
 

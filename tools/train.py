@@ -11,7 +11,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_train_config, train
-from ghostdet.datasets import check_data_files
+from ghostdet.datasets import check_config_num_classes, check_data_files
 from ghostdet.models import check_config_neck_channels
 from ghostdet.models.utils import check_weight_files
 from ghostdet.utils.cli import input_errors
@@ -46,6 +46,7 @@ def main(argv=None) -> None:
         check_data_files(cfg, args.config)  # train and val data, before hours of training
         check_weight_files(cfg, args.config)  # Pretrained backbone weights, load_from
         check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
+        check_config_num_classes(cfg, args.config)  # head vs dataset classes
     train(cfg)
 
 

@@ -14,6 +14,7 @@ Registered into mmdet's registries (``import ghostdet`` registers them):
 :func:`check_data_files` (called by ``tools/train.py``, ``tools/test.py`` and the study) names
 a config's missing annotation file or image folder before anything is built.
 """
+import copy
 import io
 import json
 import os.path as osp
@@ -462,6 +463,51 @@ def check_num_classes(model: nn.Module, classes: Optional[Sequence[str]],
                 f'{setting}={num_classes} but {dataset_setting} has {len(classes)} classes '
                 f"(metainfo classes {preview(list(classes))}); set {setting}={len(classes)} "
                 f"or the dataset's metainfo=dict(classes=...)")
+
+
+def _config_classes(dataset: Any) -> Optional[Sequence[str]]:
+    """The classes a dataset config will have: its ``metainfo['classes']``, else its type's
+    ``METAINFO``; None where that is not known before the dataset is built (a type that is not
+    a ``CocoDataset`` may set them from its files; a type the registry does not know)."""
+    kind = dataset.get('type')
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    if not (isinstance(cls, type) and issubclass(cls, CocoDataset)):
+        return None
+    classes = (dataset.get('metainfo') or {}).get('classes', cls.METAINFO.get('classes'))
+    return None if isinstance(classes, str) else classes  # a string: the dataset names it
+
+
+def check_config_num_classes(cfg: Any, config: str,
+                             splits: Sequence[str] = ('train_dataloader',
+                                                      'val_dataloader')) -> None:
+    """What :class:`NumClassesCheckHook` checks, before any Runner exists, for a config that
+    registers that hook: the detector (built from ``cfg.model``, no weights loaded) against the
+    classes of each dataset the dataloaders ``splits`` read. ``tools/train.py`` and
+    ``tools/test.py`` call it with their other input checks, so the mismatch is one ``error:``
+    line instead of a traceback after the config and environment dump.
+
+    Raises:
+        NumClassesMismatchError: With ``config``, both settings and the fix.
+    """
+    kinds = [h.get('type') for h in cfg.get('custom_hooks') or [] if isinstance(h, dict)]
+    if NumClassesCheckHook not in [HOOKS.get(k) if isinstance(k, str) else k for k in kinds]:
+        return
+    datasets = [(key, dataset, classes) for split in splits if cfg.get(split)
+                for key, dataset in _leaf_datasets(cfg[split].get('dataset'), f'{split}.dataset')
+                for classes in [_config_classes(dataset)] if classes is not None]
+    if not datasets:
+        return
+    from mmdet.registry import MODELS
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        model = MODELS.build(copy.deepcopy(cfg.model))
+    for key, dataset, classes in datasets:
+        kind = dataset.get('type')
+        try:
+            check_num_classes(model, classes,
+                              f'{key} ({kind if isinstance(kind, str) else kind.__name__})')
+        except NumClassesMismatchError as err:
+            raise NumClassesMismatchError(f'{config}: {err}') from None
 
 
 @HOOKS.register_module()

@@ -6,6 +6,8 @@ import pytest
 
 from ghostdet.analysis.study import (Job, Study, StudyRun, last_logged_epoch, plan_runs,
                                      read_json, run_jobs, write_json)
+from ghostdet.datasets import NumClassesMismatchError
+from ghostdet.models import NeckChannelsMismatchError
 
 
 def _exit_with(code, delay):
@@ -224,5 +226,30 @@ def test_train_names_missing_data_or_weights_before_any_job(tmp_path):
         study.train()
     (tmp_path / 'a.json').unlink()
     with pytest.raises(FileNotFoundError, match=r'train_dataloader\.dataset\.ann_file'):
+        study.train()
+    assert not (tmp_path / 'runs').exists()  # no run was started
+
+
+def test_train_names_a_model_that_does_not_fit_before_any_job(tmp_path):
+    from ghostdet.datasets import make_synthetic_coco
+    from tests.helpers import REPO
+    make_synthetic_coco(tmp_path / 'data', num_train=2, num_val=1, num_test=1, seed=0)
+    root = f'{tmp_path}/data/'
+    config = tmp_path / 'det_b.py'
+    config.write_text(
+        f"_base_ = '{REPO}/configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'\n"
+        f"data_root = '{root}'\n"
+        "train_dataloader = dict(dataset=dict(data_root=data_root))\n"
+        "val_dataloader = dict(dataset=dict(data_root=data_root))\n"
+        "test_dataloader = dict(dataset=dict(data_root=data_root))\n"
+        f"val_evaluator = dict(ann_file='{root}annotations/val.json')\n"
+        f"test_evaluator = dict(ann_file='{root}annotations/test.json')\n")
+    study = Study([str(config)], str(tmp_path / 'runs'), progress=None,
+                  cfg_options={'model.neck.in_channels': [24, 40, 960]})
+    with pytest.raises(NeckChannelsMismatchError, match=r'det_b\.py: model\.neck\.in_channels'):
+        study.train()
+    study = Study([str(config)], str(tmp_path / 'runs'), progress=None,
+                  cfg_options={'test_dataloader.dataset.metainfo.classes': ['a', 'b']})
+    with pytest.raises(NumClassesMismatchError, match=r'det_b\.py: .* test_dataloader\.dataset '):
         study.train()
     assert not (tmp_path / 'runs').exists()  # no run was started

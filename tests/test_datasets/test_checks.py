@@ -14,6 +14,7 @@ from mmengine.registry import DefaultScope
 
 import ghostdet  # noqa: F401  (registers the checked transform, dataset and hook)
 from ghostdet.datasets.checks import (AnnotationFileError, NumClassesMismatchError,
+                                      check_config_num_classes,
                                       UnreadableImageError, UnreadableImageWarning,
                                       find_truncation, head_num_classes)
 from ghostdet.datasets.synthetic import SYNTHETIC_CLASSES, make_synthetic_coco
@@ -345,6 +346,41 @@ def test_head_num_classes_unwraps_ddp(tmp_path: Path):
         assert head_num_classes(wrapped) == [('model.bbox_head.num_classes', 5)]
     finally:
         torch.distributed.destroy_process_group()
+
+
+def test_a_config_registering_the_hook_is_checked_before_any_runner():
+    """What the hook would say after the Runner's config and environment dump, said by
+    train.py / test.py before it: each dataset the splits read, through wrappers, whose classes
+    the config fixes (a CocoDataset's metainfo, else its METAINFO)."""
+    from ghostdet.analysis import load_config
+    from tests.helpers import REPO
+    name = 'quick.py'
+    cfg = load_config(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    everything = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    check_config_num_classes(cfg, name, everything)  # as configured: 3 and 3
+    cfg.test_dataloader.dataset.metainfo = dict(classes=['a', 'b'])
+    check_config_num_classes(cfg, name)  # train and val only, by default
+    with pytest.raises(NumClassesMismatchError,
+                       match=r'^quick\.py: model\.bbox_head\.num_classes=3 but '
+                       r'test_dataloader\.dataset \(CheckedCocoDataset\) has 2 classes '
+                       r'\(metainfo classes a, b\); set model\.bbox_head\.num_classes=2'):
+        check_config_num_classes(cfg, name, everything)
+    val = cfg.val_dataloader.dataset
+    cfg.val_dataloader.dataset = dict(type='ConcatDataset', datasets=[
+        val, dict(type='RepeatDataset', times=2, dataset=dict(val, type='CocoDataset',
+                                                               metainfo=None))])
+    with pytest.raises(NumClassesMismatchError,  # COCO's own 80 classes, inside two wrappers
+                       match=r'val_dataloader\.dataset\.datasets\.1\.dataset \(CocoDataset\) '
+                       r'has 80 classes \(metainfo classes person, bicycle'):
+        check_config_num_classes(cfg, name)
+    cfg.val_dataloader.dataset.datasets[1].dataset.type = 'XMLDataset'  # sets classes itself
+    check_config_num_classes(cfg, name)
+    cfg.val_dataloader.dataset.datasets[1].dataset.type = 'NoSuchDataset'  # the Runner's to say
+    check_config_num_classes(cfg, name)
+    cfg.model.bbox_head.num_classes = 2
+    check_config_num_classes(dict(cfg, custom_hooks=[]), name)  # the check is the config's
+    with pytest.raises(NumClassesMismatchError, match='train_dataloader'):
+        check_config_num_classes(cfg, name)
 
 
 def test_hook_stops_a_real_runner_before_training(shapes: dict, tmp_path: Path):

@@ -571,17 +571,32 @@ def test_demo_bad_input_is_named(data_root, trained, tmp_path):
     assert not (tmp_path / 'demo').exists()
 
 
-def test_train_and_test_name_a_neck_that_does_not_fit_the_backbone_before_any_step(
-        data_root, trained, tmp_path):
-    """Once a convolution's shape error in the first iteration's forward; then an error at the
-    end of a traceback after the config and environment dump (500 lines)."""
+def test_train_and_test_name_a_model_that_does_not_fit_before_any_step(data_root, trained,
+                                                                       tmp_path):
+    """A neck that does not fit the backbone (once a convolution's shape error in the first
+    forward) and a head whose num_classes is not the dataset's (the config's
+    NumClassesCheckHook): one error line each, where the Runner would have put the error at
+    the end of a traceback after its config and environment dump (500 lines)."""
     neck = {'model.neck.in_channels': '[24,40,960]'}
-    for args in (['tools/train.py', CONFIG, '--work-dir', tmp_path],
-                 ['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir', tmp_path]):
-        result = run_tool(args + options(data_root, **neck), check=False)
-        assert result.returncode == 2 and 'Traceback' not in result.stderr
-        assert (f'error: {CONFIG}: model.neck.in_channels=[24, 40, 960], but the backbone '
-                '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels') in result.stderr
+    neck_error = (f'error: {CONFIG}: model.neck.in_channels=[24, 40, 960], but the backbone '
+                  '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels')
+    train = ['tools/train.py', CONFIG, '--work-dir', tmp_path]
+    test = ['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir', tmp_path]
+    cases = [
+        (train, neck, neck_error),
+        (test, neck, neck_error),
+        (train, {'model.bbox_head.num_classes': 5},
+         f'error: {CONFIG}: model.bbox_head.num_classes=5 but train_dataloader.dataset '
+         '(CheckedCocoDataset) has 3 classes (metainfo classes circle, square, triangle); set '
+         'model.bbox_head.num_classes=3'),
+        (test, {'test_dataloader.dataset.metainfo.classes': '[circle,square]'},
+         f'error: {CONFIG}: model.bbox_head.num_classes=3 but test_dataloader.dataset '
+         '(CheckedCocoDataset) has 2 classes'),
+    ]
+    for args, extra, message in cases:
+        result = run_tool(args + options(data_root, **extra), check=False)
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+        assert message in result.stderr
         assert 'Iter(train)' not in result.stdout and not list(tmp_path.glob('*.pth'))
         assert 'Environment' not in result.stdout + result.stderr  # no Runner was built
 
