@@ -11,6 +11,7 @@ from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
+from mmengine.registry import DefaultScope
 
 
 class NeckChannelsMismatchError(ValueError):
@@ -94,7 +95,8 @@ def check_config_neck_channels(cfg: Config, source: str = 'the config') -> None:
     neck_cls = MODELS.get(neck_type) if isinstance(neck_type, str) else neck_type
     if not (isinstance(neck_cls, type) and issubclass(neck_cls, FPN)):
         return
-    backbone = MODELS.build(copy.deepcopy(backbone_cfg))
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):  # as the Runner
+        backbone = MODELS.build(copy.deepcopy(backbone_cfg))
     try:
         _compare_neck_channels(backbone, neck_cfg.get('in_channels', ()))
     except NeckChannelsMismatchError as err:

@@ -383,6 +383,21 @@ def test_a_config_registering_the_hook_is_checked_before_any_runner():
         check_config_num_classes(cfg, name)
 
 
+def test_the_config_check_builds_an_mmdet_config_in_its_scope():
+    """mmdet's own configs name DetDataPreprocessor without a scope: the detector is built
+    under the config's default_scope, as the Runner builds it."""
+    cfg = get_config('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')
+    cfg.model.backbone.init_cfg = None
+    cfg.custom_hooks = [dict(type='NumClassesCheckHook')]
+    with DefaultScope.overwrite_default_scope('mmengine'):  # another scope current
+        check_config_num_classes(cfg, 'r18.py')  # COCO's 80 classes, 80 in the head
+        cfg.train_dataloader.dataset.metainfo = dict(classes=SYNTHETIC_CLASSES)
+        with pytest.raises(NumClassesMismatchError, match=r'^r18\.py: model\.bbox_head\.'
+                           r'num_classes=80 but train_dataloader\.dataset \(CocoDataset\) '
+                           r'has 3'):
+            check_config_num_classes(cfg, 'r18.py')
+
+
 def test_hook_stops_a_real_runner_before_training(shapes: dict, tmp_path: Path):
     from mmengine.runner import Runner
     cfg = get_config('mmdet::retinanet/retinanet_r18_fpn_1x_coco.py')

@@ -94,3 +94,21 @@ def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
         check_config_neck_channels(cfg)
     del cfg.model.neck
     check_config_neck_channels(cfg)  # no neck
+
+
+def test_a_config_backbone_is_built_in_the_configs_default_scope():
+    """A downstream codebase's backbone, registered only in its own scope's registry, is
+    found as the Runner finds it (``default_scope``), not refused as unknown to mmdet."""
+    from mmengine.registry import MODELS as ROOT
+    from mmengine.registry import Registry
+    other = Registry('model', parent=ROOT, scope='otherdet', locations=['ghostdet.models'])
+
+    @other.register_module()
+    class TinyNet(nn.Module):
+        out_channels = (8, 16, 32)
+
+    cfg = load_config(QUICKSTART)
+    cfg.model.backbone = dict(type='TinyNet')
+    cfg.default_scope = 'otherdet'
+    with pytest.raises(NeckChannelsMismatchError, match=r'\(TinyNet\) outputs 3 feature maps'):
+        check_config_neck_channels(cfg)
