@@ -126,3 +126,18 @@ def test_a_save_killed_midway_leaves_a_temporary_that_a_later_write_removes(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ['log.json', running.name, elsewhere.name])
     assert atomic_io.remove_stale_temporaries(tmp_path / 'no such folder') == []
+
+
+def test_a_writer_of_another_user_counts_as_running(monkeypatch):
+    """``os.kill(pid, 0)`` on another user's process raises PermissionError: it runs, and its
+    temporary file is left alone."""
+    import os
+
+    from ghostdet.utils import atomic_io
+
+    def denied(pid, sig):
+        raise PermissionError(1, 'Operation not permitted')
+
+    assert not atomic_io._running(2**22 + 12345)  # above Linux's pid_max: no such process
+    monkeypatch.setattr(os, 'kill', denied)
+    assert atomic_io._running(2**22 + 12345)
