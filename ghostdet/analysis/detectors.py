@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..models.structure import check_neck_channels
 from ..models.utils import load_checked_state_dict
-from ..utils.config import config_file
+from ..utils.config import config_file, merge_cfg_options
 from ..utils.registry import build_model
 from .backbones import backbone_out_channels
 from .complexity import eval_no_grad, flatten_tensors, padded_shape, synthetic_rois
@@ -35,8 +35,7 @@ def load_config(config: ConfigLike, cfg_options: Optional[dict] = None) -> Confi
         cfg = copy.deepcopy(config)
     else:
         cfg = Config.fromfile(str(config_file(config)))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)  # an option that would change nothing: refused
     return cfg
 
 

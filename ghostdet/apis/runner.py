@@ -10,7 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..models.structure import check_neck_channels
-from ..utils.config import config_file
+from ..utils.config import config_file, merge_cfg_options
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
 
@@ -26,8 +26,7 @@ def load_config(config: str,
     """
     path = config_file(config)
     cfg = Config.fromfile(str(path))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)  # an option that would change nothing: refused
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

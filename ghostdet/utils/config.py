@@ -1,7 +1,9 @@
 """Config files named by path or ``package::path``, found and checked the same way by every
-entry point (train, test, demo, the analysis tools, the study)."""
+entry point (train, test, demo, the analysis tools, the study), and ``--cfg-options`` checked
+for entries that would change nothing."""
+import difflib
 from pathlib import Path
-from typing import Union
+from typing import Any, List, Optional, Union
 
 
 def resolve_config_path(config: Union[str, Path]) -> Path:
@@ -35,3 +37,85 @@ def config_file(config: Union[str, Path]) -> Path:
         raise FileNotFoundError(f'config file not found: {config}'
                                 + (f' ({path})' if str(path) != str(config) else ''))
     return path
+
+
+# Top-level settings something reads after a config file is parsed: the arguments of mmengine's
+# Runner.from_cfg, what the Runner reads from its cfg later, mmdet's test-time augmentation.
+# Every other top-level name of a config file (data_root, max_epochs, lr, train_pipeline, ...)
+# is a variable: the settings that use it took its value when the file was read.
+RUNTIME_KEYS = frozenset((
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+    'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'runner_type', 'model_wrapper_cfg',
+    'find_unused_parameters', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval',
+    'sync_bn', 'custom_imports', 'tta_model', 'tta_pipeline'))
+
+
+def check_cfg_options(cfg: Any, options: Optional[dict]) -> None:
+    """Refuse a ``--cfg-options`` entry that would change nothing, where mmengine merges it
+    without a word: a top-level name that is a variable of the config file (``data_root=...``,
+    ``max_epochs=24``: the settings that use it were set from it when the file was read), or
+    one the config does not have and nothing reads (``train_dataloder.batch_size=4``).
+
+    Raises:
+        ValueError: Naming the option, why it changes nothing, and the settings to override
+            instead (those holding the variable's value) or the closest name.
+    """
+    for key, value in (options or {}).items():
+        top = str(key).split('.', 1)[0]
+        if top in RUNTIME_KEYS:
+            continue
+        option = f'--cfg-options {key}={value}'
+        if top in cfg:
+            current = cfg[top]
+            holders = _settings_holding(cfg, current)
+            held = ('; those holding that value now: ' + ', '.join(holders[:6])
+                    + (f' and {len(holders) - 6} more' if len(holders) > 6 else '')
+                    if holders else '')
+            raise ValueError(
+                f'{option} changes nothing: {top} is a variable of the config file, and the '
+                f'settings that use it took its value ({_short(current)}) when the file was '
+                f'read; override those settings instead{held}')
+        close = difflib.get_close_matches(top, sorted(set(cfg.keys()) | RUNTIME_KEYS), n=1)
+        raise ValueError(
+            f'{option} changes nothing: the config has no {top}, and neither mmengine\'s '
+            'Runner nor ghostdet reads it' + (f'; did you mean {close[0]}?' if close else
+                                              ' (a setting of your own: put it in the config)'))
+
+
+def _settings_holding(cfg: Any, value: Any) -> List[str]:
+    """Dotted paths of the runtime settings equal to ``value`` (strings: also those that start
+    with it, as ``ann_file=data_root + '...'`` does); none for booleans, None and containers."""
+    if value is None or isinstance(value, (bool, dict, list, tuple)):
+        return []
+    found: List[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f'{path}.{k}')
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, f'{path}.{i}')
+        elif type(node) is type(value) and (
+                node == value or isinstance(value, str) and len(value) > 2
+                and node.startswith(value)):
+            found.append(path)
+
+    for key in RUNTIME_KEYS & set(cfg.keys()):
+        walk(cfg[key], key)
+    return sorted(found)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def merge_cfg_options(cfg: Any, options: Optional[dict]) -> None:
+    """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`."""
+    if options:
+        check_cfg_options(cfg, options)
+        cfg.merge_from_dict(options)

@@ -628,6 +628,12 @@ def test_bad_paths_and_options_are_one_line_errors(data_root, tmp_path):
          '--cfg-options test_evaluator.ann_file=...\n'),
         (['tools/train.py', tmp_path / 'nope.py'],
          f'error: config file not found: {tmp_path}/nope.py'),
+        # trained 12 epochs before, as if the option were not there
+        (['tools/train.py', CONFIG, '--cfg-options', 'max_epochs=1'],
+         'error: --cfg-options max_epochs=1 changes nothing: max_epochs is a variable of the '
+         'config file'),
+        (['tools/test.py', CONFIG, CONFIG, '--cfg-options', 'test_dataloder.batch_size=1'],
+         'did you mean test_dataloader?'),
         (['tools/train.py', CONFIG, '--resume', tmp_path / 'nope.pth'],
          f'error: --resume checkpoint not found: {tmp_path}/nope.pth'),
         (['tools/test.py', CONFIG, tmp_path / 'nope.pth'],

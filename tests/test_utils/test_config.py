@@ -39,3 +39,50 @@ def test_setuptools_pkg_resources_warning_is_not_printed_by_every_tool(tmp_path)
     assert without.returncode == with_ghostdet.returncode == 0
     assert 'pkg_resources is deprecated' in without.stderr  # what users saw
     assert 'pkg_resources' not in with_ghostdet.stderr and 'Warning' not in with_ghostdet.stderr
+
+
+def test_cfg_options_that_would_change_nothing_are_refused():
+    """mmengine merges any key without a word: a config file's variable (its users were set
+    from it when the file was read) or a misspelt setting trained as if the option were not
+    there."""
+    from ghostdet.analysis import load_config as load_for_analysis
+    from ghostdet.apis.runner import load_config
+    from ghostdet.utils.config import check_cfg_options
+    from tests.helpers import REPO
+    config = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+    cfg = load_config(config)
+    cases = {
+        'max_epochs': (24, r"^--cfg-options max_epochs=24 changes nothing: max_epochs is a "
+                       r"variable of the config file, and the settings that use it took its "
+                       r"value \(12\) when the file was read; override those settings instead; "
+                       r"those holding that value now: param_scheduler\.1\.end, "
+                       r"train_cfg\.max_epochs$"),
+        'data_root': ('/x/', r"took its value \('data/synthetic/'\) .*: "
+                      r"test_dataloader\.dataset\.data_root, test_evaluator\.ann_file, "
+                      r"train_dataloader\.dataset\.data_root, val_dataloader\.dataset\.data_root"
+                      r", val_evaluator\.ann_file$"),
+        'train_pipeline.0.type': ('X', r"took its value \(\[\{'type': 'LoadImageFrom.*\.\.\.\) "
+                                  r"when the file was read; override those settings "
+                                  r"instead$"),
+        'train_dataloder.batch_size': (4, r"^--cfg-options train_dataloder\.batch_size=4 changes"
+                                       r" nothing: the config has no train_dataloder, and "
+                                       r"neither mmengine's Runner nor ghostdet reads it; did "
+                                       r"you mean train_dataloader\?$"),
+        'my_flag': (1, r"has no my_flag, .* reads it \(a setting of your own: put it in the "
+                    r"config\)$"),
+    }
+    for key, (value, message) in cases.items():
+        with pytest.raises(ValueError, match=message):
+            check_cfg_options(cfg, {key: value})
+        with pytest.raises(ValueError, match=message):  # where the tools load configs
+            load_config(config, cfg_options={key: value})
+        with pytest.raises(ValueError, match=message):
+            load_for_analysis(config, {key: value})
+    # settings, new ones too, where a Runner or a constructor reads them
+    options = {'train_dataloader.batch_size': 2, 'param_scheduler.1.end': 24,
+               'find_unused_parameters': True, 'test_evaluator.classwise': True,
+               'model.backbone.widen_factor': 1.3}
+    cfg = load_config(config, cfg_options=options)
+    assert cfg.train_dataloader.batch_size == 2 and cfg.param_scheduler[1].end == 24
+    assert cfg.find_unused_parameters and cfg.test_evaluator.classwise
+    assert load_for_analysis(config, options).model.backbone.widen_factor == 1.3
