@@ -42,7 +42,8 @@ def config_file(config: Union[str, Path]) -> Path:
 # Top-level settings something reads after a config file is parsed: the arguments of mmengine's
 # Runner.from_cfg, what the Runner reads from its cfg later, mmdet's test-time augmentation.
 # Every other top-level name of a config file (data_root, max_epochs, lr, train_pipeline, ...)
-# is a variable: the settings that use it took its value when the file was read.
+# is a variable: the settings that use it took its value when the file was read (as
+# custom_imports was imported then).
 RUNTIME_KEYS = frozenset((
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
     'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
@@ -50,7 +51,7 @@ RUNTIME_KEYS = frozenset((
     'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'runner_type', 'model_wrapper_cfg',
     'find_unused_parameters', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval',
-    'sync_bn', 'custom_imports', 'tta_model', 'tta_pipeline'))
+    'sync_bn', 'tta_model', 'tta_pipeline'))
 
 
 def check_cfg_options(cfg: Any, options: Optional[dict]) -> None:
