@@ -456,12 +456,14 @@ def test_test_refuses_a_checkpoint_of_another_architecture(data_root, trained, t
     loaded, the rest left random, and a meaningless mAP printed."""
     config = tmp_path / 'no_hooks.py'
     config.write_text(f"_base_ = '{CONFIG}'\ncustom_hooks = []\n")
-    result = run_tool(['tools/test.py', config, trained / 'iter_8.pth']
+    result = run_tool(['tools/test.py', config, trained / 'iter_8.pth', '--work-dir',
+                       tmp_path / 'work']
                       + options(data_root, **{'model.bbox_head.stacked_convs': 3}), check=False)
     assert result.returncode == 1 and 'bbox_mAP' not in result.stdout
     assert (f'CheckpointMismatchError: checkpoint {trained / "iter_8.pth"} does not match '
             'RetinaNet') in result.stderr
     assert 'missing from the checkpoint (4): bbox_head.cls_convs.2.conv.weight' in result.stderr
+    assert (tmp_path / 'work' / 'no_hooks.py').is_file()  # not the checkout's work_dirs/
 
 
 def test_export_and_onnx_mistakes_are_one_line_errors(trained, exported, tmp_path):
