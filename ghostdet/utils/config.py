@@ -1,9 +1,11 @@
 """Config files named by path or ``package::path``, found and checked the same way by every
 entry point (train, test, demo, the analysis tools, the study), and ``--cfg-options`` checked
 for entries that would change nothing."""
+import copy
 import difflib
+import sys
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 
 def resolve_config_path(config: Union[str, Path]) -> Path:
@@ -115,8 +117,57 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + '...'
 
 
+def _train_length(train_cfg: Any) -> Optional[Tuple[str, str, bool, Any]]:
+    """``('max_epochs', 'epoch', True, length)`` or ``('max_iters', 'iteration', False,
+    length)``: the setting, its unit, the ``by_epoch`` of schedulers counted in it, and the
+    length; None without either."""
+    if not isinstance(train_cfg, dict):
+        return None
+    for key, unit, by_epoch in (('max_epochs', 'epoch', True), ('max_iters', 'iteration', False)):
+        if train_cfg.get(key) is not None:
+            return key, unit, by_epoch, train_cfg[key]
+    return None
+
+
+def schedule_length_notes(train_cfg_before: Any, cfg: Any) -> List[str]:
+    """What a changed training length leaves behind: each ``param_scheduler`` that ended where
+    training ended before (``end == max_epochs``, in the same unit) and still ends there, as
+    ``train_cfg.max_epochs=24`` on a 12-epoch config leaves its MultiStepLR at ``end=12,
+    milestones=[8, 11]`` (epochs 13-24 then train at its final learning rate)."""
+    before, after = _train_length(train_cfg_before), _train_length(cfg.get('train_cfg'))
+    if before is None or after is None or before[0] != after[0] or before[3] == after[3]:
+        return []
+    key, unit, by_epoch, old = before
+    new = after[3]
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    notes = []
+    for index, scheduler in enumerate(schedulers):
+        if not (isinstance(scheduler, dict) and scheduler.get('end') == old
+                and scheduler.get('by_epoch', True) == by_epoch):
+            continue
+        setting = f'param_scheduler.{index}' if len(schedulers) > 1 else 'param_scheduler'
+        what = f'{setting} ({scheduler.get("type")}' + (
+            f', milestones {list(scheduler["milestones"])})' if scheduler.get('milestones')
+            else ')')
+        effect = (f'{unit}s {old + 1}-{new} train at its final learning rate' if new > old
+                  else f'training stops at {unit} {new}, before its end')
+        notes.append(
+            f'train_cfg.{key} is {new}, but {what} still ends at {unit} {old}, where '
+            f'training ended before: {effect}; set {setting}.end={new}'
+            + (' and its milestones' if scheduler.get('milestones') else '')
+            + ' to fit the schedule to the new length')
+    return notes
+
+
 def merge_cfg_options(cfg: Any, options: Optional[dict]) -> None:
-    """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`."""
+    """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`; a changed training
+    length that leaves a learning-rate schedule behind is said on stderr
+    (:func:`schedule_length_notes`)."""
     if options:
         check_cfg_options(cfg, options)
+        train_cfg_before = copy.deepcopy(cfg.get('train_cfg'))
         cfg.merge_from_dict(options)
+        for note in schedule_length_notes(train_cfg_before, cfg):
+            print(f'warning: {note}', file=sys.stderr)

@@ -86,3 +86,36 @@ def test_cfg_options_that_would_change_nothing_are_refused():
     assert cfg.train_dataloader.batch_size == 2 and cfg.param_scheduler[1].end == 24
     assert cfg.find_unused_parameters and cfg.test_evaluator.classwise
     assert load_for_analysis(config, options).model.backbone.widen_factor == 1.3
+
+
+def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsys):
+    """``train_cfg.max_epochs=24`` on a 12-epoch config: mmdet's MultiStepLR still ends at
+    epoch 12, so epochs 13-24 train at its final learning rate, without a word."""
+    from ghostdet.apis.runner import load_config
+    from ghostdet.utils.config import schedule_length_notes
+    from tests.helpers import REPO
+    coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'
+    load_config(coco, cfg_options={'train_cfg.max_epochs': 24})
+    assert capsys.readouterr().err == (
+        'warning: train_cfg.max_epochs is 24, but param_scheduler.1 (MultiStepLR, milestones '
+        '[8, 11]) still ends at epoch 12, where training ended before: epochs 13-24 train at '
+        'its final learning rate; set param_scheduler.1.end=24 and its milestones to fit the '
+        'schedule to the new length\n')  # the warm-up, counted in iterations, is not named
+    quick = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+    load_config(quick, cfg_options={'train_cfg.max_epochs': 2})
+    assert capsys.readouterr().err.startswith(
+        'warning: train_cfg.max_epochs is 2, but param_scheduler.1 (CosineAnnealingLR) still '
+        'ends at epoch 12, where training ended before: training stops at epoch 2, before its '
+        'end; set param_scheduler.1.end=2 to fit')
+    for options in ({'train_cfg.max_epochs': 24, 'param_scheduler.1.end': 24},  # stretched
+                    {'train_cfg.max_epochs': 12},  # the same length
+                    {'train_cfg.val_interval': 2}):
+        load_config(coco, cfg_options=options)
+        assert capsys.readouterr().err == ''
+    iters = dict(type='IterBasedTrainLoop', max_iters=1000)
+    cfg = load_config(coco, cfg_options={'param_scheduler.1.by_epoch': False,
+                                         'param_scheduler.1.end': 1000})
+    cfg.train_cfg = dict(iters, max_iters=3000)
+    notes = schedule_length_notes(iters, cfg)
+    assert len(notes) == 1 and notes[0].startswith('train_cfg.max_iters is 3000, but')
+    assert 'param_scheduler.1 (MultiStepLR' in notes[0] and 'iterations 1001-3000' in notes[0]
