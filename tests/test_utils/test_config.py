@@ -107,6 +107,10 @@ def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsy
         'warning: train_cfg.max_epochs is 2, but param_scheduler.1 (CosineAnnealingLR) still '
         'ends at epoch 12, where training ended before: training stops at epoch 2, before its '
         'end; set param_scheduler.1.end=2 to fit')
+    # a warm-up of 12 iterations ends at "12" too, but counts iterations: not named
+    load_config(quick, cfg_options={'param_scheduler.0.end': 12, 'train_cfg.max_epochs': 2})
+    err = capsys.readouterr().err
+    assert err.count('warning:') == 1 and 'param_scheduler.1 (CosineAnnealingLR)' in err
     for options in ({'train_cfg.max_epochs': 24, 'param_scheduler.1.end': 24},  # stretched
                     {'train_cfg.max_epochs': 12},  # the same length
                     {'train_cfg.val_interval': 2}):
