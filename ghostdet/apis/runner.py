@@ -18,15 +18,17 @@ PROGRESS_HOOK = dict(type='ProgressBarHook')
 def load_config(config: str,
                 work_dir: Optional[str] = None,
                 cfg_options: Optional[dict] = None,
-                launcher: str = 'none') -> Config:
+                launcher: str = 'none',
+                training: bool = False) -> Config:
     """Read ``config`` and apply the options every tool shares.
 
     The work dir follows mmdet's precedence: ``work_dir`` argument > the config's
-    ``work_dir`` > ``./work_dirs/<config name>``.
+    ``work_dir`` > ``./work_dirs/<config name>``. ``training``: say on stderr where the
+    options change the training length but not the learning-rate schedule.
     """
     path = config_file(config)
     cfg = Config.fromfile(str(path))
-    merge_cfg_options(cfg, cfg_options)  # an option that would change nothing: refused
+    merge_cfg_options(cfg, cfg_options, training)  # an option that changes nothing: refused
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -86,7 +88,7 @@ def build_train_config(config: str,
         auto_scale_lr: Scale the learning rate by the actual batch size over
             ``auto_scale_lr.base_batch_size``.
     """
-    cfg = load_config(config, work_dir, cfg_options, launcher)
+    cfg = load_config(config, work_dir, cfg_options, launcher, training=True)
     if amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); '

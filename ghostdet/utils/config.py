@@ -161,13 +161,13 @@ def schedule_length_notes(train_cfg_before: Any, cfg: Any) -> List[str]:
     return notes
 
 
-def merge_cfg_options(cfg: Any, options: Optional[dict]) -> None:
-    """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`; a changed training
-    length that leaves a learning-rate schedule behind is said on stderr
-    (:func:`schedule_length_notes`)."""
+def merge_cfg_options(cfg: Any, options: Optional[dict], training: bool = False) -> None:
+    """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`. With ``training``
+    (what ``tools/train.py`` loads), a changed training length that leaves a learning-rate
+    schedule behind is said on stderr (:func:`schedule_length_notes`)."""
     if options:
         check_cfg_options(cfg, options)
         train_cfg_before = copy.deepcopy(cfg.get('train_cfg'))
         cfg.merge_from_dict(options)
-        for note in schedule_length_notes(train_cfg_before, cfg):
+        for note in schedule_length_notes(train_cfg_before, cfg) if training else []:
             print(f'warning: {note}', file=sys.stderr)

@@ -19,3 +19,6 @@ def test_quickstart_runs_end_to_end(tmp_path):
     assert re.search(r'\[quickstart\] test bbox mAP \d\.\d{3} \(mAP@50 \d\.\d{3}', log)
     assert (work_dir / 'demo' / 'vis' / 'test_00000.jpg').exists()
     assert (work_dir / 'demo' / 'predictions.json').exists()
+    # its 12-epoch cosine schedule cut at epoch 1: said once, by the training step
+    assert result.stderr.count('warning: train_cfg.max_epochs is 1, but param_scheduler.1 '
+                               '(CosineAnnealingLR) still ends at epoch 12') == 1

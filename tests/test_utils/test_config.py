@@ -91,8 +91,13 @@ def test_cfg_options_that_would_change_nothing_are_refused():
 def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsys):
     """``train_cfg.max_epochs=24`` on a 12-epoch config: mmdet's MultiStepLR still ends at
     epoch 12, so epochs 13-24 train at its final learning rate, without a word."""
-    from ghostdet.apis.runner import load_config
+    from functools import partial
+
+    from ghostdet.analysis import load_config as load_for_analysis
+    from ghostdet.apis.runner import build_test_config, build_train_config
+    from ghostdet.apis.runner import load_config as load_any
     from ghostdet.utils.config import schedule_length_notes
+    load_config = partial(load_any, training=True)  # as build_train_config loads
     from tests.helpers import REPO
     coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'
     load_config(coco, cfg_options={'train_cfg.max_epochs': 24})
@@ -116,6 +121,14 @@ def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsy
                     {'train_cfg.val_interval': 2}):
         load_config(coco, cfg_options=options)
         assert capsys.readouterr().err == ''
+    # said where training is configured only: not by test.py or the analysis tools
+    longer = {'train_cfg.max_epochs': 24}
+    load_any(coco, cfg_options=longer)
+    load_for_analysis(coco, longer)
+    build_test_config(coco, str(coco), cfg_options=longer)
+    assert capsys.readouterr().err == ''
+    build_train_config(coco, cfg_options=longer)  # tools/train.py, the quickstart, the study
+    assert capsys.readouterr().err.startswith('warning: train_cfg.max_epochs is 24, but')
     iters = dict(type='IterBasedTrainLoop', max_iters=1000)
     cfg = load_config(coco, cfg_options={'param_scheduler.1.by_epoch': False,
                                          'param_scheduler.1.end': 1000})
