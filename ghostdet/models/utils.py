@@ -1,12 +1,13 @@
 """Loading pretrained weights with a key-coverage check (mmengine's ``PretrainedInit`` loads with
 ``strict=False`` and goes on silently when nothing matches)."""
 import os.path as osp
-from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional
 
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
 
+from ..utils.config import walk_config
 from ..utils.text import preview
 
 
@@ -74,19 +75,6 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: str) -> None:
     check_state_dict_keys(model, read_state_dict(checkpoint), source=f'checkpoint {checkpoint}')
 
 
-def _pretrained_checkpoints(node: Any, key: str) -> Iterator[Tuple[str, str]]:
-    """``(setting, path)`` of every ``init_cfg=dict(type='Pretrained', checkpoint=...)``
-    under ``node``."""
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
-            yield f'{key}.checkpoint', node['checkpoint']
-        for name, value in node.items():
-            yield from _pretrained_checkpoints(value, f'{key}.{name}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _pretrained_checkpoints(value, f'{key}.{i}')
-
-
 def check_weight_files(cfg: Any, config: str) -> None:
     """Name a ``Pretrained`` ``init_cfg`` checkpoint or a ``load_from`` of the config that is
     not on disk, before anything is built: training otherwise fails only once the model,
@@ -96,7 +84,10 @@ def check_weight_files(cfg: Any, config: str) -> None:
     Raises:
         FileNotFoundError: ``<config>: <setting> not found: <path>``.
     """
-    files = list(_pretrained_checkpoints(cfg.get('model'), 'model'))
+    files = [(f'{setting}.checkpoint', node['checkpoint'])  # every Pretrained init_cfg
+             for setting, node in walk_config(cfg.get('model'), 'model')
+             if isinstance(node, dict) and node.get('type') == 'Pretrained'
+             and isinstance(node.get('checkpoint'), str)]
     if isinstance(cfg.get('load_from'), str):
         files.append(('load_from', cfg.load_from))
     for setting, path in files:

@@ -57,12 +57,14 @@ _TEMPORARY = re.compile(r'^\..+\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[a-z0-9_]
 
 
 def _running(pid: int) -> bool:
+    """False only where no process ``pid`` exists (another user's process raises
+    PermissionError, a number beyond any pid OverflowError: both kept as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):  # another user's process; not a pid
-        return True
+    except (PermissionError, OverflowError):
+        pass
     return True
 
 

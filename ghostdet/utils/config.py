@@ -5,7 +5,7 @@ import copy
 import difflib
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 
 def resolve_config_path(config: Union[str, Path]) -> Path:
@@ -88,28 +88,26 @@ def check_cfg_options(cfg: Any, options: Optional[dict]) -> None:
                                               ' (a setting of your own: put it in the config)'))
 
 
+def walk_config(node: Any, path: str) -> Iterator[Tuple[str, Any]]:
+    """``(dotted setting, value)`` of ``node`` (named ``path``) and of everything inside it,
+    through dicts and lists (a list item's setting is its index, as ``--cfg-options`` writes
+    it: ``param_scheduler.1.end``)."""
+    yield path, node
+    items = (node.items() if isinstance(node, dict)
+             else enumerate(node) if isinstance(node, (list, tuple)) else ())
+    for name, value in items:
+        yield from walk_config(value, f'{path}.{name}')
+
+
 def _settings_holding(cfg: Any, value: Any) -> List[str]:
     """Dotted paths of the runtime settings equal to ``value`` (strings: also those that start
     with it, as ``ann_file=data_root + '...'`` does); none for booleans, None and containers."""
     if value is None or isinstance(value, (bool, dict, list, tuple)):
         return []
-    found: List[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f'{path}.{k}')
-        elif isinstance(node, (list, tuple)):
-            for i, v in enumerate(node):
-                walk(v, f'{path}.{i}')
-        elif type(node) is type(value) and (
-                node == value or isinstance(value, str) and len(value) > 2
-                and node.startswith(value)):
-            found.append(path)
-
-    for key in RUNTIME_KEYS & set(cfg.keys()):
-        walk(cfg[key], key)
-    return sorted(found)
+    return sorted(
+        path for key in RUNTIME_KEYS & set(cfg.keys()) for path, node in walk_config(cfg[key], key)
+        if type(node) is type(value) and (node == value or isinstance(value, str)
+                                          and len(value) > 2 and node.startswith(value)))
 
 
 def _short(value: Any) -> str:
