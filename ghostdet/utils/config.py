@@ -41,6 +41,10 @@ def config_file(config: Union[str, Path]) -> Path:
     return path
 
 
+# Top-level settings the tools set from their own options after --cfg-options are merged, so an
+# option for them would be overwritten: the setting, and the tool option that sets it.
+TOOL_SET_KEYS = {'launcher': '--launcher'}
+
 # Top-level settings something reads after a config file is parsed: the arguments of mmengine's
 # Runner.from_cfg, what the Runner reads from its cfg later, mmdet's test-time augmentation.
 # Every other top-level name of a config file (data_root, max_epochs, lr, train_pipeline, ...)
@@ -50,7 +54,7 @@ RUNTIME_KEYS = frozenset((
     'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
     'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
     'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
-    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'load_from', 'resume', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
     'default_scope', 'randomness', 'experiment_name', 'runner_type', 'model_wrapper_cfg',
     'find_unused_parameters', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval',
     'sync_bn', 'tta_model', 'tta_pipeline'))
@@ -59,8 +63,9 @@ RUNTIME_KEYS = frozenset((
 def check_cfg_options(cfg: Any, options: Optional[dict]) -> None:
     """Refuse a ``--cfg-options`` entry that would change nothing, where mmengine merges it
     without a word: a top-level name that is a variable of the config file (``data_root=...``,
-    ``max_epochs=24``: the settings that use it were set from it when the file was read), or
-    one the config does not have and nothing reads (``train_dataloder.batch_size=4``).
+    ``max_epochs=24``: the settings that use it were set from it when the file was read), one
+    the config does not have and nothing reads (``train_dataloder.batch_size=4``), or one a
+    tool option sets after the merge (``launcher``: ``--launcher``).
 
     Raises:
         ValueError: Naming the option, why it changes nothing, and the settings to override
@@ -71,6 +76,12 @@ def check_cfg_options(cfg: Any, options: Optional[dict]) -> None:
         if top in RUNTIME_KEYS:
             continue
         option = f'--cfg-options {key}={value}'
+        if top in TOOL_SET_KEYS:
+            raise ValueError(
+                f'{option} changes nothing: the tools set {top} from their own '
+                f'{TOOL_SET_KEYS[top]} option after the config is read: pass '
+                f'{TOOL_SET_KEYS[top]} {value} to tools/train.py or tools/test.py '
+                '(tools/dist_train.sh and dist_test.sh pass --launcher pytorch)')
         if top in cfg:
             current = cfg[top]
             holders = _settings_holding(cfg, current)

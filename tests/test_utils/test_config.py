@@ -70,6 +70,10 @@ def test_cfg_options_that_would_change_nothing_are_refused():
                                        r"you mean train_dataloader\?$"),
         'my_flag': (1, r"has no my_flag, .* reads it \(a setting of your own: put it in the "
                     r"config\)$"),
+        # the tools set it from --launcher after the merge
+        'launcher': ('pytorch', r"^--cfg-options launcher=pytorch changes nothing: the tools "
+                     r"set launcher from their own --launcher option after the config is "
+                     r"read: pass --launcher pytorch to tools/train\.py or tools/test\.py"),
     }
     for key, (value, message) in cases.items():
         with pytest.raises(ValueError, match=message):
