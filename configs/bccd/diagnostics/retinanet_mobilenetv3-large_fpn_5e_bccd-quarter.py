@@ -26,6 +26,12 @@ train_dataloader = dict(batch_size=8, num_workers=2, dataset=dict(pipeline=train
 val_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(num_workers=1, dataset=dict(pipeline=test_pipeline))
 train_cfg = dict(max_epochs=5, val_interval=5)
+# the study's first 5 epochs: inside its 300-iteration warm-up; its step decay (after epochs 40
+# and 47) does not come, so it is left out (the learning rates are the same, iteration by
+# iteration, with it or without it)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=300)
+]
 default_hooks = dict(logger=dict(type='LoggerHook', interval=26),
                      checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1,
                                      save_best=None))
