@@ -14,6 +14,7 @@ from mmdet.utils import register_all_modules
 
 from ghostdet.datasets import check_config_num_classes
 from ghostdet.models import check_config_neck_channels, check_neck_channels
+from ghostdet.utils.config import unreached_milestone_notes
 from tests.helpers import REPO
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
@@ -54,6 +55,7 @@ def test_config_builds_and_runs_loss_and_predict(config: Path):
     check_config_neck_channels(cfg, str(config))
     check_config_num_classes(cfg, str(config),
                              ('train_dataloader', 'val_dataloader', 'test_dataloader'))
+    assert unreached_milestone_notes(cfg) == []  # its schedule fits its training length
 
     num_classes = head_num_classes(model)
     packed = demo_mm_inputs(

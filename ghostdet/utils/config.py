@@ -5,7 +5,7 @@ import copy
 import difflib
 import sys
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 
 def resolve_config_path(config: Union[str, Path]) -> Path:
@@ -138,45 +138,93 @@ def _train_length(train_cfg: Any) -> Optional[Tuple[str, str, bool, Any]]:
     return None
 
 
+def _schedulers(cfg: Any) -> List[Tuple[str, dict]]:
+    """``(setting, scheduler)`` of each dict in ``cfg.param_scheduler``, named as
+    ``--cfg-options`` names them (``param_scheduler.1``; ``param_scheduler`` alone)."""
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        return [('param_scheduler', schedulers)]
+    return [(f'param_scheduler.{index}' if len(schedulers) > 1 else 'param_scheduler', scheduler)
+            for index, scheduler in enumerate(schedulers) if isinstance(scheduler, dict)]
+
+
 def schedule_length_notes(train_cfg_before: Any, cfg: Any) -> List[str]:
     """What a changed training length leaves behind: each ``param_scheduler`` that ended where
     training ended before (``end == max_epochs``, in the same unit) and still ends there, as
     ``train_cfg.max_epochs=24`` on a 12-epoch config leaves its MultiStepLR at ``end=12,
     milestones=[8, 11]`` (epochs 13-24 then train at its final learning rate)."""
+    return [note for _, note in _length_notes(train_cfg_before, cfg)]
+
+
+def _length_notes(train_cfg_before: Any, cfg: Any) -> List[Tuple[str, str]]:
+    """``(setting, note)`` of :func:`schedule_length_notes`."""
     before, after = _train_length(train_cfg_before), _train_length(cfg.get('train_cfg'))
     if before is None or after is None or before[0] != after[0] or before[3] == after[3]:
         return []
     key, unit, by_epoch, old = before
     new = after[3]
-    schedulers = cfg.get('param_scheduler') or []
-    if isinstance(schedulers, dict):
-        schedulers = [schedulers]
     notes = []
-    for index, scheduler in enumerate(schedulers):
-        if not (isinstance(scheduler, dict) and scheduler.get('end') == old
-                and scheduler.get('by_epoch', True) == by_epoch):
+    for setting, scheduler in _schedulers(cfg):
+        if not (scheduler.get('end') == old and scheduler.get('by_epoch', True) == by_epoch):
             continue
-        setting = f'param_scheduler.{index}' if len(schedulers) > 1 else 'param_scheduler'
         what = f'{setting} ({scheduler.get("type")}' + (
             f', milestones {list(scheduler["milestones"])})' if scheduler.get('milestones')
             else ')')
         effect = (f'{unit}s {old + 1}-{new} train at its final learning rate' if new > old
                   else f'training stops at {unit} {new}, before its end')
-        notes.append(
+        notes.append((setting, (
             f'train_cfg.{key} is {new}, but {what} still ends at {unit} {old}, where '
             f'training ended before: {effect}; set {setting}.end={new}'
             + (' and its milestones' if scheduler.get('milestones') else '')
-            + ' to fit the schedule to the new length')
+            + ' to fit the schedule to the new length')))
+    return notes
+
+
+def unreached_milestone_notes(cfg: Any, skip: Sequence[str] = ()) -> List[str]:
+    """Each scheduler (but those named in ``skip``) with milestones that never come: mmengine
+    counts a scheduler's milestones from its ``begin`` and steps it only before its ``end``
+    and before training ends, so ``milestones=[8, 11]`` with ``train_cfg.max_epochs=6`` (or
+    ``end=6``) never lowers the learning rate, without a word. Schedulers counted in another
+    unit than the training loop (a warm-up in iterations in an epoch loop) are left out."""
+    length = _train_length(cfg.get('train_cfg'))
+    if length is None:
+        return []
+    key, unit, by_epoch, total = length
+    notes = []
+    for setting, scheduler in _schedulers(cfg):
+        milestones = scheduler.get('milestones')
+        if (setting in skip or not isinstance(milestones, (list, tuple)) or not milestones
+                or scheduler.get('by_epoch', True) != by_epoch):
+            continue
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        stop, stopper = total, f'training ends (train_cfg.{key}={total})'
+        if isinstance(end, int) and end < total:
+            stop, stopper = end, f'it ends ({setting}.end={end})'
+        late = [m for m in milestones if isinstance(m, int) and begin + m >= stop]
+        if not late:
+            continue
+        at = ' and '.join(str(begin + m) for m in late)
+        notes.append(
+            f'{setting} ({scheduler.get("type")}, milestones {list(milestones)}'
+            + (f' counted from begin={begin}' if begin else '') + ') lowers the learning '
+            f'rate after {unit}{"s" if len(late) > 1 else ""} {at}, but {stopper} after '
+            f'{unit} {stop}: the learning rate is never lowered there; set '
+            f'{setting}.milestones below {stop - begin}')
     return notes
 
 
 def merge_cfg_options(cfg: Any, options: Optional[dict], training: bool = False) -> None:
     """``cfg.merge_from_dict(options)`` after :func:`check_cfg_options`. With ``training``
-    (what ``tools/train.py`` loads), a changed training length that leaves a learning-rate
-    schedule behind is said on stderr (:func:`schedule_length_notes`)."""
+    (what ``tools/train.py`` loads), a learning-rate schedule that does not fit the training
+    length is said on stderr: one a changed length left behind
+    (:func:`schedule_length_notes`), milestones that never come
+    (:func:`unreached_milestone_notes`), with or without options."""
+    train_cfg_before = copy.deepcopy(cfg.get('train_cfg'))
     if options:
         check_cfg_options(cfg, options)
-        train_cfg_before = copy.deepcopy(cfg.get('train_cfg'))
         cfg.merge_from_dict(options)
-        for note in schedule_length_notes(train_cfg_before, cfg) if training else []:
+    if training:
+        length = _length_notes(train_cfg_before, cfg)
+        named = [setting for setting, _ in length]
+        for note in [n for _, n in length] + unreached_milestone_notes(cfg, skip=named):
             print(f'warning: {note}', file=sys.stderr)

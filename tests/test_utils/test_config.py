@@ -140,3 +140,57 @@ def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsy
     notes = schedule_length_notes(iters, cfg)
     assert len(notes) == 1 and notes[0].startswith('train_cfg.max_iters is 3000, but')
     assert 'param_scheduler.1 (MultiStepLR' in notes[0] and 'iterations 1001-3000' in notes[0]
+
+
+def test_milestones_that_never_come_are_said(tmp_path, capsys):
+    """mmengine steps a scheduler only before its ``end`` and before training ends, counting
+    milestones from its ``begin``: ``milestones=[8, 11]`` on a 6-epoch run never lower the
+    learning rate, without a word (lr of a real MultiStepLR checked below)."""
+    import torch
+    from mmengine.optim.scheduler import MultiStepLR
+
+    from ghostdet.apis.runner import build_train_config, load_config
+    from ghostdet.utils.config import unreached_milestone_notes
+    from tests.helpers import REPO
+    coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'
+    load_config(coco, cfg_options={'train_cfg.max_epochs': 6, 'param_scheduler.1.end': 6},
+                training=True)
+    assert capsys.readouterr().err == (
+        'warning: param_scheduler.1 (MultiStepLR, milestones [8, 11]) lowers the learning '
+        'rate after epochs 8 and 11, but training ends (train_cfg.max_epochs=6) after epoch 6: '
+        'the learning rate is never lowered there; set param_scheduler.1.milestones below 6\n')
+    # in the config file itself, with no options: said by build_train_config (tools/train.py)
+    short = tmp_path / 'short.py'
+    short.write_text(f"_base_ = '{coco}'\ntrain_cfg = dict(max_epochs=12)\n"
+                     "param_scheduler = [dict(type='LinearLR', start_factor=0.001, "
+                     "by_epoch=False, begin=0, end=500), dict(type='MultiStepLR', begin=1, "
+                     "end=10, by_epoch=True, milestones=[8, 9, 11], gamma=0.1)]\n")
+    build_train_config(str(short), work_dir=str(tmp_path))
+    assert capsys.readouterr().err == (
+        'warning: param_scheduler.1 (MultiStepLR, milestones [8, 9, 11] counted from begin=1) '
+        'lowers the learning rate after epochs 10 and 12, but it ends '
+        '(param_scheduler.1.end=10) after epoch 10: the learning rate is never lowered there; '
+        'set param_scheduler.1.milestones below 9\n')  # the warm-up's end=500: iterations
+    # what mmengine does with that scheduler: lowered after epoch 9 (1 + 8), never again
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = MultiStepLR(optimizer, milestones=[8, 9, 11], begin=1, end=10, gamma=0.1)
+    lrs = []
+    for _ in range(14):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == pytest.approx([1.0] * 9 + [0.1] * 5)
+    # a shortened length that leaves the scheduler's end behind: said once, by the length note
+    load_config(coco, cfg_options={'train_cfg.max_epochs': 6}, training=True)
+    err = capsys.readouterr().err
+    assert err.count('warning:') == 1 and 'still ends at epoch 12' in err
+    # milestones in iterations, an iteration loop long enough, the last milestone just inside
+    cfg = load_config(coco, cfg_options={'param_scheduler.1.milestones': [8, 11]})
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=8)
+    assert unreached_milestone_notes(cfg) == []  # epoch milestones, an iteration loop
+    cfg.param_scheduler[1].by_epoch = False
+    assert unreached_milestone_notes(cfg)[0].endswith('after iteration 8: the learning rate '
+                                                      'is never lowered there; set '
+                                                      'param_scheduler.1.milestones below 8')
+    cfg.train_cfg.max_iters = 12
+    assert unreached_milestone_notes(cfg) == []
