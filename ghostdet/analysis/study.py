@@ -531,17 +531,21 @@ class Study:
         the report stage needs (the JSON files, ``test_predictions.pkl``, the logs), for runs
         trained on a machine the checkpoints cannot leave. Member names start at the run's
         folder, so ``mkdir -p WORK_ROOT; tar xzf PATH -C WORK_ROOT`` puts them back. Returns
-        the runs packed."""
+        the runs packed: those with a file to pack (a run folder holding nothing but
+        checkpoints, or nothing, is left out)."""
+        def left_out(name: str, file_or_folder: bool) -> bool:
+            return (name.endswith(('.pth', '.tmp')) or name == 'last_checkpoint'
+                    or not file_or_folder)
+
         def keep(info: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
-            name = Path(info.name).name
-            skip = (name.endswith(('.pth', '.tmp')) or name == 'last_checkpoint'
-                    or not (info.isfile() or info.isdir()))
-            return None if skip else info
+            return None if left_out(Path(info.name).name, info.isfile() or info.isdir()) else info
 
         packed, data = [], io.BytesIO()
         with tarfile.open(fileobj=data, mode='w:gz') as tar:
             for run in self.runs_:
-                if run.work_dir.is_dir():
+                if run.work_dir.is_dir() and any(
+                        path.is_file() and not path.is_symlink() and not left_out(path.name, True)
+                        for path in run.work_dir.rglob('*')):
                     tar.add(run.work_dir, arcname=run.name, filter=keep)
                     packed.append(run.name)
         atomic_write(data.getvalue(), path)

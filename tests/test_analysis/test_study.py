@@ -148,9 +148,11 @@ def test_pack_leaves_checkpoints_out_and_unpacks_into_the_work_root(tmp_path):
                  '.train_done.json.x1.tmp'):
         (a.work_dir / name).write_bytes(b'checkpoint')
     (a.work_dir / 'link.json').symlink_to(tmp_path / 'a.py')
-    b.work_dir.mkdir(parents=True)  # c never started: no folder
+    (b.work_dir / 'empty').mkdir(parents=True)  # b: checkpoints only (c: no folder)
+    for name in ('epoch_1.pth', 'last_checkpoint'):
+        (b.work_dir / name).write_bytes(b'checkpoint')
     pack = tmp_path / 'out' / 'runs.tar.gz'
-    assert study.pack(pack) == ['a', 'b']
+    assert study.pack(pack) == ['a']  # what `packed N run(s)` counts
     assert [p.name for p in pack.parent.iterdir()] == ['runs.tar.gz']  # no temporary left
     with tarfile.open(pack) as tar:
         assert sorted(m.name for m in tar.getmembers() if m.isfile()) == sorted(
@@ -159,7 +161,7 @@ def test_pack_leaves_checkpoints_out_and_unpacks_into_the_work_root(tmp_path):
         tar.extractall(tmp_path / 'elsewhere', filter='data')
     for name, data in files.items():
         assert (tmp_path / 'elsewhere' / 'a' / name).read_bytes() == data
-    assert (tmp_path / 'elsewhere' / 'b').is_dir()
+    assert not (tmp_path / 'elsewhere' / 'b').exists()
 
 
 def test_marks_change_with_a_finished_stage_or_a_new_checkpoint(tmp_path):
