@@ -161,6 +161,8 @@ def build_test_config(config: str,
         vis = cfg.default_hooks.get('visualization')
         if vis is None:
             raise KeyError('--show-dir needs a `visualization` hook in default_hooks')
+        if vis.get('type') in ('DetVisualizationHook', 'mmdet.DetVisualizationHook'):
+            vis.type = 'FileNameVisualizationHook'  # cam1/0001.jpg, cam2/0001.jpg: two pictures
         vis.draw = True
         vis.test_out_dir = osp.abspath(show_dir)
     if out is not None:

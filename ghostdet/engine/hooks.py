@@ -1,15 +1,20 @@
 """Hooks: stop bad runs early with a message that says what went wrong and where, keep the
-random state with each checkpoint, show test progress, and test a model with its BatchNorms
-folded as deployment runs it."""
+random state with each checkpoint, show test progress, test a model with its BatchNorms
+folded as deployment runs it, and draw test pictures that do not overwrite each other."""
 import math
+import os
+import os.path as osp
 import random
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+import mmcv
 import numpy as np
 import torch
+from mmengine.fileio import get
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 
 from ..models.utils import check_state_dict_keys, strip_ddp_prefix
@@ -125,6 +130,47 @@ class ProgressBarHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._finish()
+
+
+@HOOKS.register_module()
+class FileNameVisualizationHook(DetVisualizationHook):
+    """mmdet's ``DetVisualizationHook``, its test pictures named by the image's path under the
+    test set's image folder (the annotation's ``file_name``: ``cam1/0001.jpg``) instead of by
+    its file name alone, under which ``cam1/0001.jpg`` and ``cam2/0001.jpg`` overwrote each
+    other in ``tools/test.py --show-dir``. An image outside that folder keeps its file name."""
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
+                        outputs: Sequence) -> None:
+        if self.draw is False or self.test_out_dir is None:
+            return super().after_test_iter(runner, batch_idx, data_batch, outputs)
+        out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
+        root = _image_folder(runner.test_dataloader.dataset)
+        for data_sample in outputs:
+            self._test_index += 1
+            img_path = data_sample.img_path
+            name = osp.relpath(img_path, root) if root and _is_under(img_path, root) else None
+            out_file = osp.join(out_dir, name or osp.basename(img_path))
+            os.makedirs(osp.dirname(out_file), exist_ok=True)
+            image = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args),
+                                     channel_order='rgb')
+            self._visualizer.add_datasample(
+                osp.basename(img_path) if self.show else 'test_img', image,
+                data_sample=data_sample, show=self.show, wait_time=self.wait_time,
+                pred_score_thr=self.score_thr, out_file=out_file, step=self._test_index)
+
+
+def _image_folder(dataset: Any) -> Optional[str]:
+    """The folder a dataset's image paths start with (``data_root`` joined to
+    ``data_prefix.img``, as mmengine's ``BaseDataset`` joins them); None for wrappers and
+    datasets without one."""
+    prefix = getattr(dataset, 'data_prefix', None)
+    folder = prefix.get('img') if isinstance(prefix, dict) else None
+    return folder if isinstance(folder, str) and folder else None
+
+
+def _is_under(path: str, folder: str) -> bool:
+    path, folder = osp.abspath(path), osp.abspath(folder)
+    return osp.commonpath([path, folder]) == folder
 
 
 @HOOKS.register_module()

@@ -71,6 +71,8 @@ def test_options_the_config_cannot_serve_are_refused(tmp_path):
     with pytest.raises(KeyError, match='--show-dir needs a `visualization` hook'):
         build_test_config(str(config), str(ckpt), show_dir=str(tmp_path / 'vis'))
     assert build_test_config(str(config), str(ckpt)).load_from == str(ckpt)
+    drawn = build_test_config(CONFIG, str(ckpt), show_dir=str(tmp_path / 'vis'))
+    assert drawn.default_hooks.visualization.type == 'FileNameVisualizationHook'
 
 
 def test_missing_files_are_named(tmp_path):

@@ -117,3 +117,40 @@ def test_random_states_keep_the_gpus_generator():
     first = torch.rand(4, device='cuda').tolist()
     set_random_states(states)
     assert torch.rand(4, device='cuda').tolist() == first
+
+
+def test_test_pictures_are_named_by_their_path_under_the_image_folder(tmp_path):
+    """mmdet's ``DetVisualizationHook`` names a test picture by the image's file name alone:
+    ``cam1/0000.jpg`` and ``cam2/0000.jpg`` wrote one picture (tools/test.py --show-dir on
+    four such images left two, seen by hand). An image outside the folder keeps its name."""
+    import cv2
+    import numpy as np
+    from mmdet.structures import DetDataSample
+    from mmdet.visualization import DetLocalVisualizer
+    from mmengine.structures import InstanceData
+
+    from ghostdet.engine import FileNameVisualizationHook
+    images = tmp_path / 'data' / 'images'
+    paths = [images / 'cam1' / '0000.jpg', images / 'cam2' / '0000.jpg',
+             tmp_path / 'elsewhere' / '0000.jpg']
+    for index, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.full((24, 32, 3), 60 * index, np.uint8))
+    DetLocalVisualizer.get_instance('ghostdet_test_file_name_hook')
+    hook = FileNameVisualizationHook(draw=True, test_out_dir=str(tmp_path / 'vis'))
+    samples = []
+    for path in paths:
+        sample = DetDataSample(metainfo=dict(img_path=str(path)))
+        sample.pred_instances = InstanceData(bboxes=torch.tensor([[2.0, 2.0, 20.0, 20.0]]),
+                                             labels=torch.tensor([0]),
+                                             scores=torch.tensor([0.9]))
+        samples.append(sample)
+    dataset = SimpleNamespace(data_prefix=dict(img=str(images) + '/'))
+    runner = SimpleNamespace(work_dir=str(tmp_path / 'w'), timestamp='t',
+                             test_dataloader=SimpleNamespace(dataset=dataset))
+    hook.after_test_iter(runner, 0, {}, samples)
+    vis = tmp_path / 'vis'
+    written = sorted(str(p.relative_to(vis)) for p in vis.rglob('*.jpg'))
+    assert written == ['0000.jpg', 'cam1/0000.jpg', 'cam2/0000.jpg']
+    first, second = (cv2.imread(str(tmp_path / 'vis' / name)) for name in written[1:])
+    assert first.mean() < second.mean()  # each picture from its own image
