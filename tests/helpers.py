@@ -16,6 +16,15 @@ def require_shared(path: Path) -> Path:
     return path
 
 
+def free_port() -> str:
+    """A TCP port nothing listens on now, for a torchrun rendezvous (the tests fixed theirs,
+    two the same one, and one of those failed once in a run of the file; it passed alone)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
 def free_batch_and_image_size():
     """``dynamic_shapes`` of one NCHW image batch for ``torch.export``: the batch (1-32) and the
     sides (multiples of 32, 64-2048) left free."""

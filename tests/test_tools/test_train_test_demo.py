@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from ghostdet.datasets import make_synthetic_coco
-from tests.helpers import REPO
+from tests.helpers import REPO, free_port
 
 CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
 ITERS_PER_EPOCH = 4  # 16 training images, batch 4
@@ -338,7 +338,7 @@ def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trai
     results must drop it and keep the dataset's order, equal to the one-process run's. Run
     from another folder, its relative paths are taken from there, as ``tools/test.py``'s."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               PORT='29733')
+               PORT=free_port())
     result = subprocess.run(
         ['bash', str(REPO / 'tools/dist_test.sh'), CONFIG, str(trained / 'iter_8.pth'), '2',
          '--work-dir', 'w', '--out', 'dist.pkl', '--fuse-conv-bn']
@@ -401,7 +401,7 @@ def test_distributed_test_runs_the_onnx_file(data_root, tested, exported, tmp_pa
     """``tools/dist_test.sh`` with the ONNX file: each process runs it in onnxruntime on
     its share, and the gathered results are the checkpoint's."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               PORT='29735')
+               PORT=free_port())
     result = subprocess.run(
         ['bash', str(REPO / 'tools/dist_test.sh'), CONFIG, str(exported[1]), '2', '--work-dir',
          'w', '--out', 'dist_onnx.pkl']
@@ -660,7 +660,7 @@ def test_distributed_training_two_processes_gloo(data_root, tmp_path):
     ``--work-dir`` (taken from there, as ``tools/train.py`` takes it)."""
     work_dir = tmp_path / 'ddp'
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               PORT='29731')
+               PORT=free_port())
     result = subprocess.run(
         ['bash', str(REPO / 'tools/dist_train.sh'), CONFIG, '2', '--work-dir', 'ddp']
         + options(data_root, **{'train_cfg.max_epochs': 1}), cwd=tmp_path, env=env,
@@ -690,7 +690,7 @@ def test_torchrun_runs_its_own_checkouts_ghostdet(tmp_path):
     (checkout / 'tools' / 'where.py').write_text(
         'import importlib.util\n'
         'print("ghostdet from", importlib.util.find_spec("ghostdet").origin)\n')
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29733')
+    env = dict(os.environ, PYTHON=sys.executable, PORT=free_port())
     env.pop('PYTHONPATH', None)
     result = subprocess.run(['bash', str(checkout / 'tools' / 'torchrun.sh'), '2', 'where.py'],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
