@@ -111,6 +111,9 @@ def build_train_config(config: str,
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
         cfg.resume = True
         cfg.load_from = resume
+    hooks = list(cfg.get('custom_hooks') or [])
+    if cfg.get('resume') and not any(h.get('type') == 'ResumeScheduleHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='ResumeScheduleHook')]  # the config's schedule
     return cfg
 
 

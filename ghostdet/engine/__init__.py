@@ -1,10 +1,10 @@
 from .hooks import (CheckpointKeysHook, FileNameVisualizationHook, FiniteLossHook,
-                    FuseConvBNHook, ProgressBarHook, RandomStateHook, get_random_states,
-                    set_random_states)
+                    FuseConvBNHook, ProgressBarHook, RandomStateHook, ResumeScheduleHook,
+                    get_random_states, set_random_states)
 from .loops import ResumableEpochBasedTrainLoop
 
 __all__ = [
     'CheckpointKeysHook', 'FileNameVisualizationHook', 'FiniteLossHook', 'FuseConvBNHook',
-    'ProgressBarHook', 'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'get_random_states',
-    'set_random_states'
+    'ProgressBarHook', 'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumeScheduleHook',
+    'get_random_states', 'set_random_states'
 ]

@@ -1,6 +1,8 @@
 """Hooks: stop bad runs early with a message that says what went wrong and where, keep the
 random state with each checkpoint, show test progress, test a model with its BatchNorms
 folded as deployment runs it, and draw test pictures that do not overwrite each other."""
+import collections
+import copy
 import math
 import os
 import os.path as osp
@@ -88,6 +90,77 @@ class CheckpointKeysHook(Hook):
         source = runner._load_from or find_latest_checkpoint(runner.work_dir) or 'checkpoint'
         check_state_dict_keys(model, state_dict, self.ignore_prefixes,
                               source=f'checkpoint {source}')
+
+
+# What a parameter scheduler's steps change in its state_dict; the rest is its plan (the
+# config's type, begin, end, milestones, gamma, T_max, ...).
+SCHEDULER_PROGRESS = frozenset(('base_values', 'last_step', '_global_step', '_last_value',
+                                'verbose'))
+
+
+@HOOKS.register_module()
+class ResumeScheduleHook(Hook):
+    """Resume with the config's parameter schedule, not the checkpoint's.
+
+    mmengine restores each scheduler's whole state on ``--resume``: its steps so far, and its
+    plan too (``end``, ``milestones``, ``gamma``, ...), so a run resumed to train longer, with
+    ``end`` and ``milestones`` changed in the config, keeps the checkpoint's plan without a
+    word (open-mmlab/mmengine#1565). This hook, at ``after_load_checkpoint`` of a resume, puts
+    the config's plan into the checkpoint's scheduler states before mmengine applies them,
+    keeping their steps, and logs each setting it changed. The new plan takes effect from the
+    resumed step on: steps already trained are not recomputed (a milestone moved behind the
+    resumed epoch does not lower the rate). A config whose schedulers differ in number or kind
+    from the checkpoint's is refused (mmengine pairs them by position)."""
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        current = getattr(runner, 'param_schedulers', None)
+        if not getattr(runner, '_resume', False) or current is None or (
+                'param_schedulers' not in checkpoint):
+            return
+        saved = checkpoint['param_schedulers']
+        groups = ([(f'param_scheduler.{name}', current[name], saved.get(name))
+                   for name in current] if isinstance(current, dict)
+                  else [('param_scheduler', current, saved)])
+        changes = []
+        for setting, schedulers, states in groups:
+            if not isinstance(states, list) or len(states) != len(schedulers):
+                raise ValueError(
+                    f'the config has {len(schedulers)} {setting} entries, the checkpoint '
+                    f'{len(states) if isinstance(states, list) else "none"}: {self._remedy}')
+            for index, (scheduler, state) in enumerate(zip(schedulers, states)):
+                name = f'{setting}.{index}' if len(schedulers) > 1 else setting
+                plan = {k: v for k, v in scheduler.state_dict().items()
+                        if k not in SCHEDULER_PROGRESS}
+                if set(plan) != set(state) - SCHEDULER_PROGRESS:
+                    raise ValueError(f'{name} is a {type(scheduler).__name__} with other '
+                                     f'settings than the checkpoint\'s: {self._remedy}')
+                changed = [key for key, value in plan.items() if state[key] != value]
+                for key in changed:
+                    changes.append(f'{name}.{key} {_plain(state[key])} -> {_plain(plan[key])}')
+                    state[key] = copy.deepcopy(plan[key])
+                if {'begin', 'end'} & set(changed):  # mmengine counts steps in [begin, end)
+                    state['last_step'] = max(min(state['_global_step'], state['end'] - 1)
+                                             - state['begin'], -1)  # as the new range would
+        if changes:
+            runner.logger.warning(
+                'resuming with the config\'s parameter schedule, where it differs from the '
+                'checkpoint\'s (which mmengine would keep): ' + ', '.join(changes) + '; from '
+                'the resumed step on (the steps already trained are not recomputed)')
+
+    _remedy = ('a resumed run keeps its schedulers, whose steps so far the checkpoint holds: '
+               'change their settings (end, milestones, ...), not their number or kinds, or '
+               'start a new run from its weights with --cfg-options load_from=CHECKPOINT and '
+               'no --resume')
+
+
+def _plain(value: Any) -> Any:
+    """A scheduler setting as the config writes it (milestones: a sorted list, not a
+    Counter)."""
+    if isinstance(value, collections.Counter):
+        return sorted(value.elements())
+    return value
 
 
 @HOOKS.register_module()

@@ -28,6 +28,10 @@ def test_resume_auto_and_path(tmp_path):
     ckpt.write_bytes(b'')
     cfg = build_train_config(CONFIG, resume=str(ckpt))
     assert cfg.resume is True and cfg.load_from == str(ckpt)
+    # resumed with the config's schedule (ghostdet.engine.ResumeScheduleHook), once
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert hooks.count('ResumeScheduleHook') == 1
+    assert 'ResumeScheduleHook' not in [h['type'] for h in build_train_config(CONFIG).custom_hooks]
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         build_train_config(CONFIG, resume=str(tmp_path / 'missing.pth'))
 
