@@ -7,7 +7,7 @@ import math
 import os
 import os.path as osp
 import random
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -100,54 +100,105 @@ SCHEDULER_PROGRESS = frozenset(('base_values', 'last_step', '_global_step', '_la
 
 @HOOKS.register_module()
 class ResumeScheduleHook(Hook):
-    """Resume with the config's parameter schedule, not the checkpoint's.
+    """Resume with the config's learning-rate schedule and optimizer settings, not the
+    checkpoint's.
 
-    mmengine restores each scheduler's whole state on ``--resume``: its steps so far, and its
-    plan too (``end``, ``milestones``, ``gamma``, ...), so a run resumed to train longer, with
-    ``end`` and ``milestones`` changed in the config, keeps the checkpoint's plan without a
-    word (open-mmlab/mmengine#1565). This hook, at ``after_load_checkpoint`` of a resume, puts
-    the config's plan into the checkpoint's scheduler states before mmengine applies them,
-    keeping their steps, and logs each setting it changed. The new plan takes effect from the
-    resumed step on: steps already trained are not recomputed (a milestone moved behind the
-    resumed epoch does not lower the rate). A config whose schedulers differ in number or kind
-    from the checkpoint's is refused (mmengine pairs them by position)."""
+    mmengine restores on ``--resume`` each scheduler's whole state, its steps so far and its
+    plan too (``end``, ``milestones``, ``gamma``, ...), and the optimizer's settings (``lr``,
+    ``weight_decay``, ...) with its state: a run resumed to train longer, with ``end`` and
+    ``milestones`` changed in the config, kept the checkpoint's plan without a word
+    (open-mmlab/mmengine#1565), and so did a changed ``lr``, or the rate ``auto_scale_lr``
+    scales for another batch size (mmengine's log says it will be adjusted; the optimizer's
+    state then puts the old one back). This hook, at ``after_load_checkpoint`` of a resume,
+    puts the config's plan and settings into the checkpoint before mmengine applies it,
+    keeping the steps, and logs each one it changed. A scheduled setting (``lr``) whose base
+    changed is scaled where it stands (current value times new base over old), as the
+    schedule would have it from the new base. The new plan takes effect from the resumed step
+    on: steps already trained are not recomputed (a milestone moved behind the resumed epoch
+    does not lower the rate). A config whose schedulers differ in number or kind from the
+    checkpoint's is refused (mmengine pairs them by position)."""
 
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        current = getattr(runner, 'param_schedulers', None)
-        if not getattr(runner, '_resume', False) or current is None or (
-                'param_schedulers' not in checkpoint):
+        if not getattr(runner, '_resume', False):
             return
+        changes = self._schedule_changes(runner, checkpoint)
+        changes += self._optimizer_changes(runner, checkpoint)
+        if changes:
+            runner.logger.warning(
+                'resuming with the config\'s settings where they differ from the checkpoint\'s '
+                '(which mmengine would keep): ' + ', '.join(changes) + '; from the resumed step '
+                'on (the steps already trained are not recomputed)')
+
+    def _schedule_changes(self, runner, checkpoint: dict) -> List[str]:
+        changes = []
+        for name, scheduler, state in self._scheduler_states(runner, checkpoint):
+            plan = {k: v for k, v in scheduler.state_dict().items()
+                    if k not in SCHEDULER_PROGRESS}
+            if set(plan) != set(state) - SCHEDULER_PROGRESS:
+                raise ValueError(f'{name} is a {type(scheduler).__name__} with other '
+                                 f'settings than the checkpoint\'s: {self._remedy}')
+            changed = [key for key, value in plan.items() if state[key] != value]
+            for key in changed:
+                changes.append(f'{name}.{key} {_plain(state[key])} -> {_plain(plan[key])}')
+                state[key] = copy.deepcopy(plan[key])
+            if {'begin', 'end'} & set(changed):  # mmengine counts steps in [begin, end)
+                state['last_step'] = max(min(state['_global_step'], state['end'] - 1)
+                                         - state['begin'], -1)  # as the new range would
+        return changes
+
+    def _scheduler_states(self, runner, checkpoint: dict) -> List[Tuple[str, Any, dict]]:
+        """``(setting, scheduler built from the config, its state in the checkpoint)``."""
+        current = getattr(runner, 'param_schedulers', None)
+        if current is None or 'param_schedulers' not in checkpoint:
+            return []
         saved = checkpoint['param_schedulers']
         groups = ([(f'param_scheduler.{name}', current[name], saved.get(name))
                    for name in current] if isinstance(current, dict)
                   else [('param_scheduler', current, saved)])
-        changes = []
+        pairs = []
         for setting, schedulers, states in groups:
             if not isinstance(states, list) or len(states) != len(schedulers):
                 raise ValueError(
                     f'the config has {len(schedulers)} {setting} entries, the checkpoint '
                     f'{len(states) if isinstance(states, list) else "none"}: {self._remedy}')
-            for index, (scheduler, state) in enumerate(zip(schedulers, states)):
-                name = f'{setting}.{index}' if len(schedulers) > 1 else setting
-                plan = {k: v for k, v in scheduler.state_dict().items()
-                        if k not in SCHEDULER_PROGRESS}
-                if set(plan) != set(state) - SCHEDULER_PROGRESS:
-                    raise ValueError(f'{name} is a {type(scheduler).__name__} with other '
-                                     f'settings than the checkpoint\'s: {self._remedy}')
-                changed = [key for key, value in plan.items() if state[key] != value]
-                for key in changed:
-                    changes.append(f'{name}.{key} {_plain(state[key])} -> {_plain(plan[key])}')
-                    state[key] = copy.deepcopy(plan[key])
-                if {'begin', 'end'} & set(changed):  # mmengine counts steps in [begin, end)
-                    state['last_step'] = max(min(state['_global_step'], state['end'] - 1)
-                                             - state['begin'], -1)  # as the new range would
-        if changes:
-            runner.logger.warning(
-                'resuming with the config\'s parameter schedule, where it differs from the '
-                'checkpoint\'s (which mmengine would keep): ' + ', '.join(changes) + '; from '
-                'the resumed step on (the steps already trained are not recomputed)')
+            pairs += [(f'{setting}.{index}' if len(schedulers) > 1 else setting, scheduler,
+                       state) for index, (scheduler, state) in enumerate(zip(schedulers, states))]
+        return pairs
+
+    def _optimizer_changes(self, runner, checkpoint: dict) -> List[str]:
+        optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
+        saved = checkpoint.get('optimizer')
+        if optimizer is None or not isinstance(saved, dict) or not isinstance(
+                saved.get('param_groups'), list):
+            return []
+        groups, saved_groups = optimizer.param_groups, saved['param_groups']
+        if len(groups) != len(saved_groups):  # mmengine's load names that
+            return []
+        states = self._scheduler_states(runner, checkpoint)
+        changes = []
+        for index, (group, was) in enumerate(zip(groups, saved_groups)):
+            where = 'optimizer' + (f' param group {index}' if len(groups) > 1 else '')
+            for key, value in group.items():
+                if key.startswith('initial_') or key not in was or not _is_number(value):
+                    continue
+                if f'initial_{key}' in group:  # scheduled: its base is the config's value
+                    base, old = group[f'initial_{key}'], was.get(f'initial_{key}', was[key])
+                    if math.isclose(base, old, rel_tol=1e-9) or not old:
+                        continue
+                    ratio = base / old
+                    was[key], was[f'initial_{key}'] = was[key] * ratio, base
+                    for _, scheduler, state in states:
+                        if scheduler.param_name == key:
+                            state['base_values'][index] = base
+                            state['_last_value'][index] *= ratio
+                    changes.append(f'{where} {key} {old:g} -> {base:g} (where it stands, '
+                                   f'times {ratio:g})')
+                elif was[key] != value:
+                    changes.append(f'{where} {key} {_plain(was[key])} -> {_plain(value)}')
+                    was[key] = copy.deepcopy(value)
+        return changes
 
     _remedy = ('a resumed run keeps its schedulers, whose steps so far the checkpoint holds: '
                'change their settings (end, milestones, ...), not their number or kinds, or '
@@ -155,11 +206,22 @@ class ResumeScheduleHook(Hook):
                'no --resume')
 
 
+def _is_number(value: Any) -> bool:
+    """A number or a tuple of numbers (``betas``); not a bool (``nesterov``, ``foreach``)."""
+    if isinstance(value, (tuple, list)):
+        return bool(value) and all(_is_number(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _plain(value: Any) -> Any:
-    """A scheduler setting as the config writes it (milestones: a sorted list, not a
-    Counter)."""
+    """A setting as the config writes it: milestones a sorted list, not a Counter; numbers
+    as ``:g`` writes them (0, not 0.0)."""
     if isinstance(value, collections.Counter):
         return sorted(value.elements())
+    if isinstance(value, float):
+        return f'{value:g}'
+    if isinstance(value, tuple):
+        return '(' + ', '.join(str(_plain(v)) for v in value) + ')'
     return value
 
 

@@ -204,8 +204,8 @@ def test_a_resumed_run_trains_with_the_configs_schedule(tmp_path):
                              logger=SimpleNamespace(warning=warnings.append))
     ResumeScheduleHook().after_load_checkpoint(runner, checkpoint)
     assert warnings == [
-        "resuming with the config's parameter schedule, where it differs from the checkpoint's "
-        '(which mmengine would keep): param_scheduler.1.milestones [1] -> [1, 3], '
+        "resuming with the config's settings where they differ from the checkpoint's (which "
+        'mmengine would keep): param_scheduler.1.milestones [1] -> [1, 3], '
         'param_scheduler.1.end 2 -> 4; from the resumed step on (the steps already trained are '
         'not recomputed)']
     for scheduler, state in zip(new, checkpoint['param_schedulers']):
@@ -236,3 +236,60 @@ def test_a_resumed_run_trains_with_the_configs_schedule(tmp_path):
         runner = SimpleNamespace(_resume=True, param_schedulers=schedulers, logger=None)
         with pytest.raises(ValueError, match='a resumed run keeps its schedulers'):
             ResumeScheduleHook().after_load_checkpoint(runner, copy.deepcopy(kept))
+
+
+def test_a_resumed_run_trains_with_the_configs_learning_rate_and_weight_decay():
+    """The optimizer's settings come back from the checkpoint too: a run resumed with lr 0.5
+    and weight_decay 1e-4 in the config (1.0 and 0 before) trained on at the old ones. With
+    the hook: the rates of a run that had lr 0.5 from the start (the schedule scaled where it
+    stands), and the new weight decay."""
+    import copy
+
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
+
+    from ghostdet.engine import ResumeScheduleHook
+
+    def optimizer(lr=1.0, weight_decay=0.0):
+        return torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr, weight_decay=weight_decay)
+
+    def schedule(optimizer):  # eta_min_ratio: the cosine's floor follows its base values
+        return [LinearLR(optimizer, start_factor=0.1, by_epoch=False, begin=0, end=2),
+                CosineAnnealingLR(optimizer, T_max=4, begin=0, end=4, eta_min_ratio=0.1)]
+
+    first = optimizer()
+    old = schedule(first)
+    _train(first, old, 2)
+    checkpoint = dict(optimizer=copy.deepcopy(first.state_dict()),
+                      param_schedulers=[s.state_dict() for s in old])
+    kept = copy.deepcopy(checkpoint)
+
+    def resume(with_hook):
+        resumed = optimizer(lr=0.5, weight_decay=1e-4)  # built from the config
+        schedulers = schedule(resumed)
+        saved = copy.deepcopy(kept)
+        warnings = []
+        if with_hook:
+            runner = SimpleNamespace(_resume=True, param_schedulers=schedulers,
+                                     optim_wrapper=SimpleNamespace(optimizer=resumed),
+                                     logger=SimpleNamespace(warning=warnings.append))
+            ResumeScheduleHook().after_load_checkpoint(runner, saved)
+        resumed.load_state_dict(saved['optimizer'])  # what mmengine's resume does next
+        for scheduler, state in zip(schedulers, saved['param_schedulers']):
+            scheduler.load_state_dict(state)
+        # the last one stepped before the checkpoint: its last value is the rate now
+        assert schedulers[1].get_last_value() == [resumed.param_groups[0]['lr']]
+        return _train(resumed, schedulers, 4, first_epoch=2), resumed, warnings
+
+    fresh = optimizer(lr=0.5)
+    expected = _train(fresh, schedule(fresh), 4)[8:]
+    lrs, resumed, warnings = resume(with_hook=True)
+    assert lrs == pytest.approx(expected)
+    assert resumed.param_groups[0]['weight_decay'] == 1e-4
+    assert warnings == [
+        "resuming with the config's settings where they differ from the checkpoint's (which "
+        'mmengine would keep): optimizer lr 1 -> 0.5 (where it stands, times 0.5), optimizer '
+        'weight_decay 0 -> 0.0001; from the resumed step on (the steps already trained are not '
+        'recomputed)']
+    lrs, resumed, _ = resume(with_hook=False)  # mmengine alone: the old rate and decay
+    assert lrs == pytest.approx([2 * lr for lr in expected])
+    assert resumed.param_groups[0]['weight_decay'] == 0
