@@ -116,9 +116,23 @@ class ResumeScheduleHook(Hook):
     schedule would have it from the new base. The new plan takes effect from the resumed step
     on: steps already trained are not recomputed (a milestone moved behind the resumed epoch
     does not lower the rate). A config whose schedulers differ in number or kind from the
-    checkpoint's is refused (mmengine pairs them by position)."""
+    checkpoint's is refused (mmengine pairs them by position). A resumed run with nothing left
+    to train (a finished run, resumed) says so."""
 
     priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        """Say that a resumed run has nothing left to train (mmengine ends it in silence)."""
+        loop = runner.train_loop
+        if not getattr(runner, '_resume', False) or loop.iter == 0 or loop.iter < loop.max_iters:
+            return
+        if hasattr(loop, 'max_epochs'):
+            where = f'epoch {loop.epoch} of train_cfg.max_epochs={loop.max_epochs}'
+        else:
+            where = f'iteration {loop.iter} of train_cfg.max_iters={loop.max_iters}'
+        runner.logger.warning(
+            f'the checkpoint is at {where}: nothing is left to train. To train on, raise it in '
+            'the config, with the schedule\'s end and milestones, and resume again')
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not getattr(runner, '_resume', False):

@@ -293,3 +293,25 @@ def test_a_resumed_run_trains_with_the_configs_learning_rate_and_weight_decay():
     lrs, resumed, _ = resume(with_hook=False)  # mmengine alone: the old rate and decay
     assert lrs == pytest.approx([2 * lr for lr in expected])
     assert resumed.param_groups[0]['weight_decay'] == 0
+
+
+def test_a_resumed_run_with_nothing_left_to_train_says_so():
+    """``--resume`` of a finished run ended in silence (mmengine's loop has nothing to do;
+    seen by hand with tools/train.py: exit 0, no line on it)."""
+    from ghostdet.engine import ResumeScheduleHook
+
+    def said(resume=True, **loop):
+        warnings = []
+        runner = SimpleNamespace(_resume=resume, train_loop=SimpleNamespace(**loop),
+                                 logger=SimpleNamespace(warning=warnings.append))
+        ResumeScheduleHook().before_train(runner)
+        return warnings
+
+    assert said(iter=8, max_iters=8, epoch=2, max_epochs=2) == [
+        'the checkpoint is at epoch 2 of train_cfg.max_epochs=2: nothing is left to train. To '
+        "train on, raise it in the config, with the schedule's end and milestones, and resume "
+        'again']
+    assert said(iter=90, max_iters=90)[0].startswith(
+        'the checkpoint is at iteration 90 of train_cfg.max_iters=90: nothing is left')
+    assert said(iter=4, max_iters=8, epoch=1, max_epochs=2) == []  # more to train
+    assert said(resume=False, iter=0, max_iters=0, epoch=0, max_epochs=0) == []
