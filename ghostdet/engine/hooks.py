@@ -126,13 +126,14 @@ class ResumeScheduleHook(Hook):
         loop = runner.train_loop
         if not getattr(runner, '_resume', False) or loop.iter == 0 or loop.iter < loop.max_iters:
             return
-        if hasattr(loop, 'max_epochs'):
-            where = f'epoch {loop.epoch} of train_cfg.max_epochs={loop.max_epochs}'
-        else:
-            where = f'iteration {loop.iter} of train_cfg.max_iters={loop.max_iters}'
+        # (an epoch loop's epoch counter may stand one lower: a checkpoint saved by iteration
+        # at an epoch's last batch comes before that epoch's end)
+        length = (f'train_cfg.max_epochs={loop.max_epochs} epochs' if hasattr(loop, 'max_epochs')
+                  else f'train_cfg.max_iters={loop.max_iters}')
         runner.logger.warning(
-            f'the checkpoint is at {where}: nothing is left to train. To train on, raise it in '
-            'the config, with the schedule\'s end and milestones, and resume again')
+            f'the checkpoint is at iteration {loop.iter}, the last of {length}: no training '
+            'iteration is left. To train on, raise it in the config, with the schedule\'s end '
+            'and milestones, and resume again')
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not getattr(runner, '_resume', False):

@@ -295,7 +295,7 @@ def test_a_resumed_run_trains_with_the_configs_learning_rate_and_weight_decay():
     assert resumed.param_groups[0]['weight_decay'] == 0
 
 
-def test_a_resumed_run_with_nothing_left_to_train_says_so():
+def test_a_resumed_run_with_no_iteration_left_says_so():
     """``--resume`` of a finished run ended in silence (mmengine's loop has nothing to do;
     seen by hand with tools/train.py: exit 0, no line on it)."""
     from ghostdet.engine import ResumeScheduleHook
@@ -308,10 +308,10 @@ def test_a_resumed_run_with_nothing_left_to_train_says_so():
         return warnings
 
     assert said(iter=8, max_iters=8, epoch=2, max_epochs=2) == [
-        'the checkpoint is at epoch 2 of train_cfg.max_epochs=2: nothing is left to train. To '
-        "train on, raise it in the config, with the schedule's end and milestones, and resume "
-        'again']
+        'the checkpoint is at iteration 8, the last of train_cfg.max_epochs=2 epochs: no '
+        "training iteration is left. To train on, raise it in the config, with the schedule's "
+        'end and milestones, and resume again']
     assert said(iter=90, max_iters=90)[0].startswith(
-        'the checkpoint is at iteration 90 of train_cfg.max_iters=90: nothing is left')
+        'the checkpoint is at iteration 90, the last of train_cfg.max_iters=90: no training')
     assert said(iter=4, max_iters=8, epoch=1, max_epochs=2) == []  # more to train
     assert said(resume=False, iter=0, max_iters=0, epoch=0, max_epochs=0) == []

@@ -261,6 +261,41 @@ def test_analyze_logs_reads_what_the_run_logged(trained, tmp_path):
     assert result.stderr.startswith("error: no run logged 'acc'; logged: lr, ")
 
 
+def test_resume_takes_the_configs_schedule_and_says_when_nothing_is_left(data_root, trained,
+                                                                        tmp_path):
+    """``train.py --resume`` wires ``ResumeScheduleHook``: a finished run resumed says so; one
+    resumed for a third epoch at half the rate trains it at half the rate of the same resume
+    at the checkpoint's rate (mmengine alone kept the checkpoint's in both; the schedule's
+    arithmetic is tested in tests/test_engine/test_hooks.py)."""
+    last = f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth'
+
+    def resume(name, **extra):
+        work_dir = tmp_path / name
+        work_dir.mkdir()
+        (work_dir / last).write_bytes((trained / last).read_bytes())
+        result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume']
+                          + options(data_root, **extra))
+        log = result.stdout + result.stderr
+        lrs = re.findall(r'Epoch\(train\) \[3\]\[\s*\d/4\]\s+lr: (\S+)', log)
+        return log, [float(lr) for lr in lrs]
+
+    log, _ = resume('finished')
+    assert (f'the checkpoint is at iteration {EPOCHS * ITERS_PER_EPOCH}, the last of '
+            f'train_cfg.max_epochs={EPOCHS} epochs: no training iteration is left') in log
+    # a third epoch, the cosine ending there and (so that rates scale) at 0
+    longer = {'train_cfg.max_epochs': EPOCHS + 1, 'param_scheduler.1.end': EPOCHS + 1,
+              'param_scheduler.1.eta_min': 0}
+    same_log, same = resume('same_rate', **longer)
+    half_log, half = resume('half_rate', **longer, **{'optim_wrapper.optimizer.lr': 1e-3})
+    assert ("resuming with the config's settings where they differ from the checkpoint's "
+            '(which mmengine would keep): param_scheduler.1.T_max 12 -> 3, '
+            'param_scheduler.1.eta_min 0.0001 -> 0, param_scheduler.1.end 12 -> 3; from the '
+            'resumed step on') in same_log
+    assert 'optimizer lr 0.002 -> 0.001 (where it stands, times 0.5)' in half_log
+    assert len(same) == len(half) == ITERS_PER_EPOCH
+    assert half == pytest.approx([lr / 2 for lr in same], rel=2e-3)  # logged to 5 digits
+
+
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_good_checkpoint(
         data_root, trained, tmp_path):
     work_dir = tmp_path / 'nan'
