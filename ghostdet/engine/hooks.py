@@ -108,8 +108,8 @@ class ResumeScheduleHook(Hook):
     ``weight_decay``, ...) with its state: a run resumed to train longer, with ``end`` and
     ``milestones`` changed in the config, kept the checkpoint's plan without a word
     (open-mmlab/mmengine#1565), and so did a changed ``lr``, or the rate ``auto_scale_lr``
-    scales for another batch size (mmengine's log says it will be adjusted; the optimizer's
-    state then puts the old one back). This hook, at ``after_load_checkpoint`` of a resume,
+    scales for another batch size (scaled before the optimizer's state puts the old one
+    back). This hook, at ``after_load_checkpoint`` of a resume,
     puts the config's plan and settings into the checkpoint before mmengine applies it,
     keeping the steps, and logs each one it changed. A scheduled setting (``lr``) whose base
     changed is scaled where it stands (current value times new base over old), as the
@@ -200,8 +200,10 @@ class ResumeScheduleHook(Hook):
                     continue
                 if f'initial_{key}' in group:  # scheduled: its base is the config's value
                     base, old = group[f'initial_{key}'], was.get(f'initial_{key}', was[key])
-                    if math.isclose(base, old, rel_tol=1e-9) or not old:
-                        continue
+                    scalars = not isinstance(base, (tuple, list)) and not isinstance(
+                        old, (tuple, list)) and _is_number(base) and _is_number(old)
+                    if not scalars or not old or math.isclose(base, old, rel_tol=1e-9):
+                        continue  # (a scheduled tuple, such as betas, is left as it was)
                     ratio = base / old
                     was[key], was[f'initial_{key}'] = was[key] * ratio, base
                     for _, scheduler, state in states:
