@@ -13,9 +13,7 @@ import argparse
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
-from ghostdet.apis.runner import build_test_config, test
-from ghostdet.datasets import check_config_num_classes, check_data_files
-from ghostdet.models import check_config_neck_channels
+from ghostdet.apis.runner import build_test_config, check_config_inputs, test
 from ghostdet.utils.cli import input_errors
 
 
@@ -44,9 +42,8 @@ def main(argv=None) -> dict:
         cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
                                 args.show_dir, args.cfg_options, args.launcher,
                                 args.fuse_conv_bn)
-        check_data_files(cfg, args.config, ('test_dataloader',))
-        check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
-        check_config_num_classes(cfg, args.config, ('test_dataloader',))  # head vs dataset classes
+        # test data, neck and head classes
+        check_config_inputs(cfg, args.config, ('test_dataloader',))
     return test(cfg)
 
 

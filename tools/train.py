@@ -10,10 +10,7 @@ import argparse
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
-from ghostdet.apis.runner import build_train_config, train
-from ghostdet.datasets import check_config_num_classes, check_data_files
-from ghostdet.models import check_config_neck_channels
-from ghostdet.models.utils import check_weight_files
+from ghostdet.apis.runner import build_train_config, check_config_inputs, train
 from ghostdet.utils.cli import input_errors
 
 
@@ -43,10 +40,8 @@ def main(argv=None) -> None:
     with input_errors():  # a bad path or option: one line, exit 2; training keeps tracebacks
         cfg = build_train_config(args.config, args.work_dir, args.resume, args.amp,
                                  args.auto_scale_lr, args.cfg_options, args.launcher)
-        check_data_files(cfg, args.config)  # train and val data, before hours of training
-        check_weight_files(cfg, args.config)  # Pretrained backbone weights, load_from
-        check_config_neck_channels(cfg, args.config)  # a swapped backbone's channels
-        check_config_num_classes(cfg, args.config)  # head vs dataset classes
+        # train and val data, Pretrained weights and load_from, neck and head classes
+        check_config_inputs(cfg, args.config, weights=True)
     train(cfg)
 
 

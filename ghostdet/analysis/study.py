@@ -354,16 +354,11 @@ class Study:
     # train -----------------------------------------------------------------------------------
     def train(self) -> Dict[str, int]:
         """Train every run not done yet (resuming those with checkpoints)."""
-        from ..datasets.checks import check_config_num_classes, check_data_files
-        from ..models.structure import check_config_neck_channels
-        from ..models.utils import check_weight_files
+        from ..apis.runner import check_config_inputs
         todo = [r for r in self.runs_ if not r.done('train')]
         configs = {run.name: self.config(run) for run in todo}
         for run in todo:  # a missing file or a model that does not fit, before any training
-            check_data_files(configs[run.name], str(run.config), DATALOADERS)
-            check_weight_files(configs[run.name], str(run.config))
-            check_config_neck_channels(configs[run.name], str(run.config))
-            check_config_num_classes(configs[run.name], str(run.config), DATALOADERS)
+            check_config_inputs(configs[run.name], str(run.config), DATALOADERS, weights=True)
         self.say(f'train: {len(self.runs_) - len(todo)} of {len(self.runs_)} already trained, '
                  f'{len(todo)} to go, {self.parallel} at a time')
         jobs = []

@@ -1,7 +1,7 @@
 """Library side of ``tools/train.py`` and ``tools/test.py``: config handling and the Runner."""
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -9,10 +9,28 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from ..models.structure import check_neck_channels
+from ..datasets.checks import check_config_num_classes, check_data_files
+from ..models.structure import check_config_neck_channels, check_neck_channels
+from ..models.utils import check_weight_files
 from ..utils.config import config_file, merge_cfg_options
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
+TRAIN_SPLITS = ('train_dataloader', 'val_dataloader')
+
+
+def check_config_inputs(cfg: Config, config: str, splits: Sequence[str] = TRAIN_SPLITS,
+                        weights: bool = False) -> None:
+    """What a tool checks in its config before the Runner exists, each mistake one error
+    naming the setting: the data files of the dataloaders ``splits``
+    (:func:`~ghostdet.datasets.check_data_files`), with ``weights`` the ``Pretrained`` and
+    ``load_from`` files (:func:`~ghostdet.models.utils.check_weight_files`), the neck against
+    the backbone (:func:`~ghostdet.models.check_config_neck_channels`) and the head's classes
+    against those datasets' (:func:`~ghostdet.datasets.check_config_num_classes`)."""
+    check_data_files(cfg, config, splits)
+    if weights:
+        check_weight_files(cfg, config)
+    check_config_neck_channels(cfg, config)
+    check_config_num_classes(cfg, config, splits)
 
 
 def load_config(config: str,

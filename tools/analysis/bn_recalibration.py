@@ -17,9 +17,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
 from ghostdet.analysis.bn_stats import val_with_recomputed_bn
-from ghostdet.apis.runner import build_runner, load_config
-from ghostdet.datasets import check_config_num_classes, check_data_files
-from ghostdet.models import check_config_neck_channels
+from ghostdet.apis.runner import build_runner, check_config_inputs, load_config
 from ghostdet.utils.cli import input_errors
 
 
@@ -42,9 +40,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
         cfg = load_config(args.config, args.work_dir, args.cfg_options)
         cfg.load_from = args.checkpoint
-        check_data_files(cfg, args.config)  # the training data (the BN pass) and the val data
-        check_config_neck_channels(cfg, args.config)
-        check_config_num_classes(cfg, args.config)
+        check_config_inputs(cfg, args.config)  # train (the BN pass) and val data, neck, head
     result = val_with_recomputed_bn(build_runner(cfg))
     keys = [k for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50') if k in result['as_trained']]
     keys = keys or sorted(result['as_trained'])
