@@ -4,15 +4,12 @@ folded as deployment runs it, and draw test pictures that do not overwrite each 
 import collections
 import copy
 import math
-import os
 import os.path as osp
 import random
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import mmcv
 import numpy as np
 import torch
-from mmengine.fileio import get
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -92,8 +89,8 @@ class CheckpointKeysHook(Hook):
                               source=f'checkpoint {source}')
 
 
-# What a parameter scheduler's steps change in its state_dict; the rest is its plan (the
-# config's type, begin, end, milestones, gamma, T_max, ...).
+# What a parameter scheduler's steps change in its state_dict (and ``verbose``, a display
+# setting); the rest is its plan (the config's begin, end, milestones, gamma, T_max, ...).
 SCHEDULER_PROGRESS = frozenset(('base_values', 'last_step', '_global_step', '_last_value',
                                 'verbose'))
 
@@ -138,17 +135,18 @@ class ResumeScheduleHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not getattr(runner, '_resume', False):
             return
-        changes = self._schedule_changes(runner, checkpoint)
-        changes += self._optimizer_changes(runner, checkpoint)
+        states = self._scheduler_states(runner, checkpoint)
+        changes = self._schedule_changes(states) + self._optimizer_changes(runner, checkpoint,
+                                                                           states)
         if changes:
             runner.logger.warning(
                 'resuming with the config\'s settings where they differ from the checkpoint\'s '
                 '(which mmengine would keep): ' + ', '.join(changes) + '; from the resumed step '
                 'on (the steps already trained are not recomputed)')
 
-    def _schedule_changes(self, runner, checkpoint: dict) -> List[str]:
+    def _schedule_changes(self, states: List[Tuple[str, Any, dict]]) -> List[str]:
         changes = []
-        for name, scheduler, state in self._scheduler_states(runner, checkpoint):
+        for name, scheduler, state in states:
             plan = {k: v for k, v in scheduler.state_dict().items()
                     if k not in SCHEDULER_PROGRESS}
             if set(plan) != set(state) - SCHEDULER_PROGRESS:
@@ -182,7 +180,8 @@ class ResumeScheduleHook(Hook):
                        state) for index, (scheduler, state) in enumerate(zip(schedulers, states))]
         return pairs
 
-    def _optimizer_changes(self, runner, checkpoint: dict) -> List[str]:
+    def _optimizer_changes(self, runner, checkpoint: dict,
+                           states: List[Tuple[str, Any, dict]]) -> List[str]:
         optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
         saved = checkpoint.get('optimizer')
         if optimizer is None or not isinstance(saved, dict) or not isinstance(
@@ -191,7 +190,6 @@ class ResumeScheduleHook(Hook):
         groups, saved_groups = optimizer.param_groups, saved['param_groups']
         if len(groups) != len(saved_groups):  # mmengine's load names that
             return []
-        states = self._scheduler_states(runner, checkpoint)
         changes = []
         for index, (group, was) in enumerate(zip(groups, saved_groups)):
             where = 'optimizer' + (f' param group {index}' if len(groups) > 1 else '')
@@ -291,24 +289,21 @@ class FileNameVisualizationHook(DetVisualizationHook):
     its file name alone, under which ``cam1/0001.jpg`` and ``cam2/0001.jpg`` overwrote each
     other in ``tools/test.py --show-dir``. An image outside that folder keeps its file name."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pictures_dir = self.test_out_dir  # mmdet's after_test_iter rewrites test_out_dir
+
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence) -> None:
-        if self.draw is False or self.test_out_dir is None:
+        if self.draw is False or self._pictures_dir is None:
             return super().after_test_iter(runner, batch_idx, data_batch, outputs)
-        out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
+        pictures = osp.abspath(osp.join(runner.work_dir, runner.timestamp, self._pictures_dir))
         root = _image_folder(runner.test_dataloader.dataset)
-        for data_sample in outputs:
-            self._test_index += 1
+        for data_sample in outputs:  # mmdet's drawing, one image at a time, into its folder
             img_path = data_sample.img_path
-            name = osp.relpath(img_path, root) if root and _is_under(img_path, root) else None
-            out_file = osp.join(out_dir, name or osp.basename(img_path))
-            os.makedirs(osp.dirname(out_file), exist_ok=True)
-            image = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args),
-                                     channel_order='rgb')
-            self._visualizer.add_datasample(
-                osp.basename(img_path) if self.show else 'test_img', image,
-                data_sample=data_sample, show=self.show, wait_time=self.wait_time,
-                pred_score_thr=self.score_thr, out_file=out_file, step=self._test_index)
+            name = osp.relpath(img_path, root) if root and _is_under(img_path, root) else ''
+            self.test_out_dir = osp.join(pictures, osp.dirname(name))  # absolute: kept as is
+            super().after_test_iter(runner, batch_idx, data_batch, [data_sample])
 
 
 def _image_folder(dataset: Any) -> Optional[str]:
