@@ -404,3 +404,44 @@ class RandomStateHook(Hook):
         """The state in the last checkpoint loaded (None where it had none), once."""
         states, self._loaded = self._loaded, None
         return states
+
+
+TRAIN_POSITION = 'train_position'  # the checkpoint's key
+
+
+@HOOKS.register_module()
+class TrainPositionHook(Hook):
+    """Save with every checkpoint where the epoch loop stands in its epoch (the epoch, the
+    iteration its first batch had, its number of batches), for
+    :class:`~ghostdet.engine.ResumableEpochBasedTrainLoop` to resume at the right batch.
+
+    The checkpoint's epoch and iteration alone tell where in the epoch it was saved only while
+    every epoch has had the same number of batches as this run's: a run resumed with another
+    batch size, number of processes or training set has another, and one resumed from such a
+    run has iterations that are no longer a multiple of it. The loop registers this hook; after
+    loading a checkpoint the hook only keeps what the loop needs (:meth:`take_loaded`).
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._loaded: Optional[Dict[str, Any]] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        position = getattr(runner.train_loop, 'position', None)
+        if position is not None:
+            checkpoint[TRAIN_POSITION] = position()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta') or {}
+        info = (checkpoint.get('message_hub') or {}).get('runtime_info') or {}
+        self._loaded = dict(epoch=meta.get('epoch'), iter=meta.get('iter'),
+                            position=checkpoint.get(TRAIN_POSITION),
+                            max_epochs=info.get('max_epochs'), max_iters=info.get('max_iters'))
+
+    def take_loaded(self) -> Optional[Dict[str, Any]]:
+        """The last loaded checkpoint's epoch and iteration (its ``meta``), its position (None
+        where it has none) and the ``max_epochs`` and ``max_iters`` its run had; once."""
+        loaded, self._loaded = self._loaded, None
+        return loaded
+

@@ -1,12 +1,13 @@
 """An epoch-based training loop that resumes mid-epoch without repeating or adding iterations,
 and with the random state the checkpoint was saved with."""
 import logging
+from typing import Any, Dict, Tuple
 
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 from mmdet.registry import LOOPS
 
-from .hooks import RandomStateHook, set_random_states
+from .hooks import RandomStateHook, TrainPositionHook, set_random_states
 
 
 @LOOPS.register_module()
@@ -31,13 +32,66 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     and after a checkpoint saved by epoch before a validation, the one number the validation's
     dataloader draws from torch's generator (a ``save_best`` checkpoint is saved after it).
     GPU kernels that are not deterministic part runs anyway.
+
+    A run resumed with another number of batches per epoch (another batch size, number of
+    processes or training set) starts the next epoch at its first batch, or, from a checkpoint
+    saved inside an epoch, that epoch again at its first batch: the batches of the new size
+    that the old ones covered cannot be told. It says so; iterations count on from the
+    checkpoint's, and ``max_iters`` is the checkpoint's iteration plus the batches left. Where
+    in its epoch a checkpoint was saved comes from :class:`~ghostdet.engine.TrainPositionHook`
+    (which this loop registers too), or, for a checkpoint saved without it, from its iteration
+    and the epochs and iterations of the run that saved it.
     """
 
     def __init__(self, runner, *args, **kwargs) -> None:
         super().__init__(runner, *args, **kwargs)
         self._random_states_taken = False
-        if not any(isinstance(h, RandomStateHook) for h in runner.hooks):
-            runner.register_hook(RandomStateHook())
+        self._start_batch = 0  # batches of the first epoch this process runs already trained
+        self._epoch_start_iter = 0  # the iteration the current epoch's first batch had
+        for hook_type in (RandomStateHook, TrainPositionHook):
+            if not any(isinstance(h, hook_type) for h in runner.hooks):
+                runner.register_hook(hook_type())
+
+    def position(self) -> Dict[str, int]:
+        """Where the loop stands, for a checkpoint (see :class:`TrainPositionHook`)."""
+        return dict(epoch=self._epoch, epoch_start_iter=self._epoch_start_iter,
+                    batches_per_epoch=len(self.dataloader))
+
+    def run(self):
+        max_iters = self._max_iters
+        self._plan_resume()
+        if self._max_iters != max_iters:  # the Runner counted with the epochs' full length
+            self.runner.optim_wrapper.initialize_count_status(self.runner.model, self._iter,
+                                                              self._max_iters)
+        return super().run()
+
+    def _plan_resume(self) -> None:
+        """From the checkpoint this run resumed from: the batch its epoch starts at, and the
+        iterations left (``max_iters``)."""
+        hook = next(h for h in self.runner.hooks if isinstance(h, TrainPositionHook))
+        loaded = hook.take_loaded()
+        if (self._iter == 0 or loaded is None
+                or (loaded['epoch'], loaded['iter']) != (self._epoch, self._iter)):
+            return  # from iteration 0 (load_from included): every epoch from its first batch
+        batches = len(self.dataloader)
+        saved_batches, done = checkpoint_position(loaded, batches)
+        if done >= saved_batches:
+            self._start_batch = batches  # saved at the epoch's last batch: its end is left
+        elif saved_batches == batches:
+            self._start_batch = done
+        if saved_batches != batches:
+            where = (f'epoch {self._epoch + 1} starts again at its first batch (its {done} '
+                     'batches trained before the checkpoint are trained again, in batches of '
+                     'the new size)' if 0 < done < saved_batches else
+                     f'epoch {self._epoch + 1 + (done >= saved_batches)} starts at its first '
+                     'batch')
+            print_log(
+                f'the checkpoint was saved with {saved_batches} training batches per epoch and '
+                f'this run has {batches} (the batch size, the number of processes or the '
+                f'training set changed): {where}', logger='current', level=logging.WARNING)
+        epochs_left = max(self._max_epochs - self._epoch, 0)
+        self._max_iters = self._iter + (epochs_left * batches - self._start_batch
+                                        if epochs_left else 0)
 
     def _resumed_random_states(self):
         """The random state of the checkpoint this run resumed from, on the first epoch this
@@ -59,7 +113,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run_epoch(self) -> None:
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
-        done = self._iter - self._epoch * len(self.dataloader)
+        done, self._start_batch = self._start_batch, 0
+        self._epoch_start_iter = self._iter - done
         states = self._resumed_random_states()
         if done >= len(self.dataloader):
             # saved by iteration at the epoch's last batch: only the epoch's end is left (its
@@ -87,3 +142,27 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
+        # (a checkpoint saved after this, save_best's after the validation, is at its start)
+        self._epoch_start_iter = self._iter
+
+
+def checkpoint_position(loaded: Dict[str, Any], batches: int) -> Tuple[int, int]:
+    """The number of training batches per epoch of the run that saved a checkpoint, and how
+    many of them the checkpoint's epoch (``meta['epoch']``, counted from 0) had trained, from
+    :meth:`TrainPositionHook.take_loaded`.
+
+    Saved by iteration, the checkpoint's epoch is the one it was saved in; saved by epoch, at
+    an epoch's end, it counts that epoch (the position's epoch is one lower) and none of the
+    next is trained. Without a position (saved before ghostdet kept it, or by another loop),
+    every epoch of the run that saved it had ``max_iters / max_epochs`` batches, as mmengine's
+    loop counts them; where the checkpoint lacks those too, ``batches`` (this run's).
+    """
+    epoch, iteration, position = loaded['epoch'], loaded['iter'], loaded['position']
+    if position is not None and epoch == position['epoch']:
+        return position['batches_per_epoch'], iteration - position['epoch_start_iter']
+    if position is not None and epoch == position['epoch'] + 1:
+        return position['batches_per_epoch'], 0
+    max_epochs, max_iters = loaded['max_epochs'], loaded['max_iters']
+    if max_epochs and max_iters and max_iters % max_epochs == 0:
+        batches = max_iters // max_epochs
+    return batches, iteration - epoch * batches

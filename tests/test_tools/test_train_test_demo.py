@@ -222,6 +222,43 @@ def test_resume_from_a_checkpoint_without_random_state_says_so(data_root, traine
     assert checkpoint_iter(work_dir / f'iter_{EPOCHS * ITERS_PER_EPOCH}.pth') == 8
 
 
+def test_resume_with_another_batch_size_trains_every_batch_left(data_root, trained, tmp_path):
+    """Batch 8 instead of the checkpoint's 4: 2 batches per epoch instead of 4. The loop had
+    taken iteration 8 (the end of epoch 2) for the end of epoch 3 too, trained nothing, and
+    said that no iteration was left; from inside epoch 2 (iteration 6) it skipped the rest of
+    it. Now the next epoch is trained whole, and the interrupted one again from its first
+    batch; and a run resumed from such a run, whose iterations are no multiple of either
+    length, starts at the right batch too (``TrainPositionHook``)."""
+    def resume(name, source, epochs):
+        work_dir = tmp_path / name
+        work_dir.mkdir()
+        (work_dir / source.name).write_bytes(source.read_bytes())
+        result = run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, '--resume']
+                          + options(data_root, **{'train_dataloader.batch_size': 8,
+                                                  'train_cfg.max_epochs': epochs}))
+        log = result.stdout + result.stderr
+        assert 'no training iteration is left' not in log
+        return work_dir, log, re.findall(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]', log)
+
+    longer, log, batches = resume('longer', trained / 'iter_8.pth', EPOCHS + 1)
+    assert ('the checkpoint was saved with 4 training batches per epoch and this run has 2 (the '
+            'batch size, the number of processes or the training set changed): epoch 3 starts '
+            'at its first batch') in log
+    assert batches == [('3', '1', '2'), ('3', '2', '2')]
+    final = torch.load(longer / 'iter_10.pth', map_location='cpu', weights_only=True)
+    assert final['meta']['iter'] == 10
+    assert final['train_position'] == dict(epoch=2, epoch_start_iter=8, batches_per_epoch=2)
+
+    _, log, batches = resume('again', longer / 'iter_10.pth', EPOCHS + 2)
+    assert 'training batches per epoch' not in log
+    assert batches == [('4', '1', '2'), ('4', '2', '2')]
+
+    _, log, batches = resume('inside', trained / 'iter_6.pth', EPOCHS)
+    assert ('epoch 2 starts again at its first batch (its 2 batches trained before the '
+            'checkpoint are trained again, in batches of the new size)') in log
+    assert batches == [('2', '1', '2'), ('2', '2', '2')]
+
+
 def logged_losses(log) -> dict:
     return {r['iter']: r['loss'] for r in log.train}
 
