@@ -1,12 +1,15 @@
 """Evaluate a checkpoint: COCO bbox metrics, raw results, pictures with boxes.
 
     python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir vis/] [--fuse-conv-bn]
+                         [--tta]
     python tools/test.py CONFIG model.onnx [--out results.pkl] [--show-dir vis/]
 
 ``--fuse-conv-bn`` evaluates the model with each BatchNorm folded into the convolution before
-it, as deployment runs it (the fold is checked first). A CHECKPOINT ending in ``.onnx``
-(``tools/deployment/pytorch2onnx.py``) is run in onnxruntime, its boxes decoded and NMS-ed by
-the config's head.
+it, as deployment runs it (the fold is checked first). ``--tta`` tests with test-time
+augmentation: the config's ``tta_model`` and ``tta_pipeline``, else each image as it is and
+flipped left-right, the boxes merged by NMS (mmdet's ``DetTTAModel``). A CHECKPOINT ending
+in ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in onnxruntime, its boxes decoded
+and NMS-ed by the config's head.
 """
 import argparse
 
@@ -28,6 +31,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--fuse-conv-bn', action='store_true',
         help='fold each BatchNorm into the convolution before it, as deployment does')
     parser.add_argument(
+        '--tta', action='store_true',
+        help="test-time augmentation: the config's tta_model and tta_pipeline, else each image "
+        'as it is and flipped left-right')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. test_evaluator.classwise=True')
     parser.add_argument(
@@ -41,7 +48,7 @@ def main(argv=None) -> dict:
     with input_errors():  # a bad path or option: one line, exit 2; testing keeps tracebacks
         cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
                                 args.show_dir, args.cfg_options, args.launcher,
-                                args.fuse_conv_bn)
+                                args.fuse_conv_bn, args.tta)
         # test data, neck and head classes
         check_config_inputs(cfg, args.config, ('test_dataloader',))
     return test(cfg)

@@ -59,6 +59,11 @@ test_dataloader = dict(
                  test_mode=True))
 val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
 test_evaluator = dict(ann_file=data_root + 'annotations/test.json')
+# mmdet's RetinaNet config brings a test-time augmentation for COCO (images resized to
+# 1333x800, 666x400 and 2000x1200), not this model's scale: `tools/test.py --tta` flips the
+# test images at the test scale instead
+tta_model = None
+tta_pipeline = None
 
 # from scratch: AdamW converges far faster than SGD without ImageNet weights
 optim_wrapper = dict(

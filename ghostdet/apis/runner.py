@@ -1,4 +1,5 @@
 """Library side of ``tools/train.py`` and ``tools/test.py``: config handling and the Runner."""
+import copy
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -158,14 +159,16 @@ def build_test_config(config: str,
                       show_dir: Optional[str] = None,
                       cfg_options: Optional[dict] = None,
                       launcher: str = 'none',
-                      fuse_conv_bn: bool = False) -> Config:
+                      fuse_conv_bn: bool = False,
+                      tta: bool = False) -> Config:
     """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
     ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
     ``show_dir``, a progress bar, a check that the checkpoint's weights cover the model
     (:class:`ghostdet.engine.CheckpointKeysHook`) and, with ``fuse_conv_bn``, the model's
     BatchNorms folded into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A
     ``checkpoint`` ending in ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in
-    onnxruntime (:class:`ghostdet.deployment.ONNXRuntimeDetector`)."""
+    onnxruntime (:class:`ghostdet.deployment.ONNXRuntimeDetector`). ``tta``: with test-time
+    augmentation (:func:`add_test_time_augmentation`)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     cfg = load_config(config, work_dir, cfg_options, launcher)
@@ -178,6 +181,8 @@ def build_test_config(config: str,
         cfg.load_from = None
     else:
         cfg.load_from = checkpoint
+    if tta:
+        print(add_test_time_augmentation(cfg), flush=True)
     if show_dir is not None:
         vis = cfg.default_hooks.get('visualization')
         if vis is None:
@@ -204,6 +209,51 @@ def build_test_config(config: str,
         hooks.append(dict(type='FuseConvBNHook'))
     cfg.custom_hooks = hooks
     return cfg
+
+
+FLIP_META_KEYS = ('flip', 'flip_direction')
+DEFAULT_TTA_MODEL = dict(type='DetTTAModel',
+                         tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+
+
+def add_test_time_augmentation(cfg: Config) -> str:
+    """Test ``cfg`` with test-time augmentation, as mmdet's ``tools/test.py --tta`` does: the
+    config's ``tta_model`` around its model (else mmdet's ``DetTTAModel``, the boxes of all
+    views merged by NMS at IoU 0.5, 100 per image) and its ``tta_pipeline`` for the test
+    dataset (else its test pipeline with each image seen as it is and flipped left-right).
+    Unlike mmdet's, the default pipeline keeps the test pipeline's ``meta_keys`` (adding the
+    flip's, which the merge needs to flip boxes back), and a wrapped test dataset (e.g.
+    ``ClassBalancedDataset``) gets it on the dataset that has the pipeline. Returns a line
+    that says which augmentation."""
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset.dataset
+    said = []
+    if cfg.get('tta_pipeline') is None:
+        pipeline = copy.deepcopy(list(dataset.pipeline))
+        pack = pipeline[-1] if pipeline else {}
+        if pack.get('type') not in ('PackDetInputs', 'mmdet.PackDetInputs'):
+            raise ValueError('--tta without a `tta_pipeline` in the config flips the test '
+                             "pipeline's images, which must end with PackDetInputs; this one "
+                             f"ends with {pack.get('type')!r}: give the config a tta_pipeline")
+        if 'meta_keys' in pack:
+            pack['meta_keys'] = tuple(pack['meta_keys']) + tuple(
+                k for k in FLIP_META_KEYS if k not in pack['meta_keys'])
+        pipeline[-1] = dict(type='TestTimeAug',
+                            transforms=[[dict(type='RandomFlip', prob=1.),
+                                         dict(type='RandomFlip', prob=0.)], [pack]])
+        cfg.tta_pipeline = pipeline
+        said.append('each test image as it is and flipped left-right')
+    else:
+        said.append("the config's tta_pipeline")
+    if cfg.get('tta_model') is None:
+        cfg.tta_model = copy.deepcopy(DEFAULT_TTA_MODEL)
+        said.append('their boxes merged by NMS at IoU 0.5, 100 per image (DetTTAModel)')
+    else:
+        said.append(f"their boxes merged by the config's tta_model ({cfg.tta_model.get('type')})")
+    cfg.model = dict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
+    return 'testing with test-time augmentation: ' + ', '.join(said)
 
 
 def test(cfg: Config) -> dict:

@@ -31,9 +31,9 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS, HOOKS, TRANSFORMS
 from mmengine import fileio
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from PIL import Image, ImageFile
 
+from ..models.utils import inner_model
 from ..utils.text import preview
 
 
@@ -420,13 +420,13 @@ def head_num_classes(model: nn.Module) -> List[Tuple[str, int]]:
     ``rpn_head`` (class-agnostic by design) is left out.
 
     Args:
-        model (nn.Module): A detector, or a model wrapper (DDP) around one.
+        model (nn.Module): A detector, or a model wrapper (DDP, test-time augmentation) around
+            one.
 
     Returns:
         list[tuple[str, int]]: e.g. ``[('model.roi_head.bbox_head.num_classes', 3)]``.
     """
-    if is_model_wrapper(model):
-        model = model.module
+    model = inner_model(model)
     found = []
     for head_path in ('bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head'):
         module = model

@@ -12,11 +12,10 @@ import numpy as np
 import torch
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 
-from ..models.utils import check_state_dict_keys, strip_ddp_prefix
+from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
 
 
 @HOOKS.register_module()
@@ -83,7 +82,7 @@ class CheckpointKeysHook(Hook):
         from mmengine.runner import find_latest_checkpoint
         # mmengine strips DDP's prefix when it applies the weights: do the same here
         state_dict = strip_ddp_prefix(checkpoint.get('state_dict', checkpoint))
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = inner_model(runner.model)
         source = runner._load_from or find_latest_checkpoint(runner.work_dir) or 'checkpoint'
         check_state_dict_keys(model, state_dict, self.ignore_prefixes,
                               source=f'checkpoint {source}')
@@ -339,7 +338,7 @@ class FuseConvBNHook(Hook):
 
     def before_test(self, runner) -> None:
         from ..analysis import fuse_conv_bn, synthetic_batch
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = inner_model(runner.model)
         img, _ = synthetic_batch(model, self.shape)
         _, folded, diff = fuse_conv_bn(model, img, inplace=True)
         runner.logger.info(

@@ -10,8 +10,9 @@ import torch.nn as nn
 from mmdet.models.necks import FPN
 from mmdet.registry import MODELS
 from mmengine.config import Config
-from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
+
+from .utils import inner_model
 
 
 class NeckChannelsMismatchError(ValueError):
@@ -64,10 +65,10 @@ def check_neck_channels(model: nn.Module) -> None:
     run the 64x64 probe of :func:`backbone_out_channels` (the first forward will say why).
 
     Args:
-        model (nn.Module): The detector, or a model wrapper (DDP) around it.
+        model (nn.Module): The detector, or a model wrapper (DDP, test-time augmentation)
+            around it.
     """
-    if is_model_wrapper(model):
-        model = model.module
+    model = inner_model(model)
     backbone, neck = getattr(model, 'backbone', None), getattr(model, 'neck', None)
     if not isinstance(backbone, nn.Module) or not isinstance(neck, FPN):
         return
@@ -87,6 +88,8 @@ def check_config_neck_channels(cfg: Config, source: str = 'the config') -> None:
         source (str): The config's name, for the message.
     """
     model = cfg.get('model')
+    while isinstance(model, dict) and isinstance(model.get('module'), dict):
+        model = model['module']  # inside test-time augmentation (tools/test.py --tta)
     backbone_cfg = model.get('backbone') if isinstance(model, dict) else None
     neck_cfg = model.get('neck') if isinstance(model, dict) else None
     if not isinstance(backbone_cfg, dict) or not isinstance(neck_cfg, dict):

@@ -48,6 +48,15 @@ def check_state_dict_keys(model: nn.Module,
         raise CheckpointMismatchError('\n'.join(lines))
 
 
+def inner_model(model: nn.Module) -> nn.Module:
+    """The detector inside ``model``'s wrappers: DDP's, and the test-time augmentation model
+    (``DetTTAModel``) of ``tools/test.py --tta``; where mmengine loads a checkpoint's weights."""
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
 def strip_ddp_prefix(state_dict: Dict[str, object]) -> Dict[str, object]:
     """``state_dict`` without DDP's ``module.`` key prefix, as mmengine applies it."""
     return {k[len('module.'):] if k.startswith('module.') else k: v

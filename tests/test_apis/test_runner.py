@@ -129,3 +129,55 @@ def test_auto_resume_takes_the_newest_checkpoint_not_a_stale_pointer(tmp_path):
     cfg = build_train_config(CONFIG, resume='auto', work_dir=str(tmp_path))
     assert cfg.load_from == str(tmp_path / 'iter_6.pth')
     assert latest_checkpoint(str(tmp_path / 'missing')) is None
+
+
+QUICKSTART = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+
+
+def test_tta_flips_the_test_pipeline_unless_the_config_has_its_own(tmp_path, capsys):
+    """``--tta``: the quickstart (which drops mmdet's COCO-scale augmentation) gets each image
+    as it is and flipped, its PackDetInputs keeping its meta keys plus the flip's; a COCO
+    RetinaNet config keeps mmdet's multi-scale one. The input checks look inside the
+    augmentation model; a test pipeline that cannot be flipped, or a wrapped test dataset,
+    are handled."""
+    from ghostdet.apis.runner import check_config_inputs
+    from ghostdet.datasets.checks import NumClassesMismatchError
+    from ghostdet.models.structure import NeckChannelsMismatchError
+    ckpt = tmp_path / 'iter_8.pth'
+    ckpt.write_bytes(b'')
+    plain = build_test_config(QUICKSTART, str(ckpt))
+    cfg = build_test_config(QUICKSTART, str(ckpt), tta=True)
+    assert 'each test image as it is and flipped left-right' in capsys.readouterr().out
+    assert cfg.model.type == 'DetTTAModel' and cfg.model.module == plain.model
+    assert cfg.model.tta_cfg.nms.iou_threshold == 0.5
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    assert pipeline[:-1] == plain.test_dataloader.dataset.pipeline[:-1]
+    flips, (pack,) = pipeline[-1].transforms
+    assert pipeline[-1].type == 'TestTimeAug' and [f.prob for f in flips] == [1.0, 0.0]
+    assert pack.meta_keys == plain.test_dataloader.dataset.pipeline[-1].meta_keys + (
+        'flip', 'flip_direction')
+    check_config_inputs(cfg, QUICKSTART, ())
+    for options, error in (({'model.bbox_head.num_classes': 5}, NumClassesMismatchError),
+                           ({'model.neck.in_channels': [8, 8, 8]}, NeckChannelsMismatchError)):
+        wrong = build_test_config(QUICKSTART, str(ckpt), cfg_options=options, tta=True)
+        with pytest.raises(error):
+            check_config_inputs(wrong, QUICKSTART, ('test_dataloader',))
+
+    coco = build_test_config(CONFIG, str(ckpt), tta=True)
+    assert "the config's tta_pipeline, their boxes merged by the config's tta_model" in \
+        capsys.readouterr().out
+    scales = [t.scale for t in coco.test_dataloader.dataset.pipeline[1].transforms[0]]
+    assert scales == [(1333, 800), (666, 400), (2000, 1200)]
+
+    config = tmp_path / 'odd.py'
+    config.write_text(f'_base_ = {QUICKSTART!r}\ntest_dataloader = dict(dataset=dict('
+                      "pipeline=[dict(type='LoadImageFromFile')]))\n")
+    with pytest.raises(ValueError, match="must end with PackDetInputs; this one ends with "
+                                         "'LoadImageFromFile': give the config a tta_pipeline"):
+        build_test_config(str(config), str(ckpt), tta=True)
+    config.write_text(f'_base_ = {QUICKSTART!r}\ntest_dataloader = dict(dataset=dict('
+                      "_delete_=True, type='RepeatDataset', times=1, dataset="
+                      "{{_base_.test_dataloader.dataset}}))\n")
+    wrapped = build_test_config(str(config), str(ckpt), tta=True)
+    assert 'pipeline' not in wrapped.test_dataloader.dataset
+    assert wrapped.test_dataloader.dataset.dataset.pipeline[-1].type == 'TestTimeAug'

@@ -403,6 +403,60 @@ def test_test_tool_fuse_conv_bn_tests_the_folded_model(data_root, trained, teste
     assert_same_top_scores(folded, load_predictions(tested[1]))
 
 
+def test_test_tool_tta_merges_each_image_with_its_flip_flipped_back(data_root, trained, tested,
+                                                                   tmp_path):
+    """``--tta`` (the quickstart config drops mmdet's COCO-scale one: each image and its
+    left-right flip). Every box it keeps is a box of the plain test of the image or, flipped
+    back, of the plain test of the flipped image (written losslessly, so the two see the same
+    pixels), with its score and class; some come from the flip. The checkpoint's keys and the
+    head's classes are checked inside the augmentation model too."""
+    import cv2
+    import numpy as np
+    flipped_root = tmp_path / 'flipped'
+    (flipped_root / 'images').mkdir(parents=True)
+    coco = json.loads(Path(data_root, 'annotations/test.json').read_text())
+    for image in coco['images']:
+        pixels = cv2.imread(str(Path(data_root, 'images', image['file_name'])))
+        image['file_name'] = Path(image['file_name']).with_suffix('.png').name
+        cv2.imwrite(str(flipped_root / 'images' / image['file_name']), pixels[:, ::-1])
+    (flipped_root / 'annotations').mkdir()
+    (flipped_root / 'annotations/test.json').write_text(json.dumps(coco))
+    keep_all = {'model.test_cfg.score_thr': 0.0}
+    run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir', tmp_path / 'w',
+              '--out', tmp_path / 'flipped.pkl']
+             + options(data_root, **keep_all, **{
+                 'test_dataloader.dataset.data_root': f'{flipped_root}/',
+                 'test_evaluator.ann_file': f'{flipped_root}/annotations/test.json'}))
+    result = run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir',
+                       tmp_path / 'w', '--out', tmp_path / 'tta.pkl', '--tta']
+                      + options(data_root, **keep_all))
+    assert ('testing with test-time augmentation: each test image as it is and flipped '
+            'left-right, their boxes merged by NMS at IoU 0.5, 100 per image (DetTTAModel)'
+            in result.stdout)
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr
+    plain, flips, merged = (load_predictions(p) for p in (tested[1], tmp_path / 'flipped.pkl',
+                                                          tmp_path / 'tta.pkl'))
+    assert [r['img_id'] for r in merged] == [r['img_id'] for r in plain] == [
+        r['img_id'] for r in flips]
+    from_flip = 0
+    for view, flip, result in zip(plain, flips, merged):
+        width = view['ori_shape'][1]
+        back = flip['pred_instances']['bboxes'].clone()
+        back[:, 0], back[:, 2] = width - flip['pred_instances']['bboxes'][:, 2], \
+            width - flip['pred_instances']['bboxes'][:, 0]
+        boxes = np.concatenate([view['pred_instances']['bboxes'].numpy(), back.numpy()])
+        scores, labels = (np.concatenate([view['pred_instances'][k], flip['pred_instances'][k]])
+                          for k in ('scores', 'labels'))
+        kept = result['pred_instances']
+        assert 0 < len(kept['scores']) <= 100
+        for box, score, label in zip(kept['bboxes'].numpy(), kept['scores'], kept['labels']):
+            same = ((np.abs(boxes - box).max(1) < 1e-2) & (np.abs(scores - float(score)) < 1e-5)
+                    & (labels == int(label)))
+            assert same.any(), (box, score, label)
+            from_flip += not same[:len(view['pred_instances']['scores'])].any()
+    assert from_flip > 0
+
+
 def test_distributed_test_two_processes_gloo_matches_one_process(data_root, trained, tested,
                                                                  tmp_path):
     """``tools/dist_test.sh`` over 2 processes, with the BatchNorms folded inside the DDP
