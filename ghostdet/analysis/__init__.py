@@ -1,9 +1,11 @@
-"""Complexity (paper-convention MACs, mmengine FlopAnalyzer) and latency of backbones and
-detectors, the confusion matrix of their test predictions and the detection-by-detection
-comparison of two models' predictions, for ``tools/analysis``."""
+"""A dataset's images as the model gets them, complexity (paper-convention MACs, mmengine
+FlopAnalyzer) and latency of backbones and detectors, the confusion matrix of their test
+predictions and the detection-by-detection comparison of two models' predictions, for
+``tools/analysis``."""
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         ImageNetClassifier, PaperNumber, backbone_out_channels,
                         build_backbone, build_classifier)
+from .browse import browse_dataset, overview_grid
 from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_flops,
                          count_paper_macs, count_params, detector_complexity,
                          format_complexity_table, synthetic_rois)
@@ -22,6 +24,7 @@ from .twins import (Detection, PredictionDiff, compare_predictions, config_score
 __all__ = [
     'BACKBONES', 'PAPER_CLASSIFIERS', 'PAPER_DETECTION_BACKBONES', 'ImageNetClassifier',
     'PaperNumber', 'backbone_out_channels', 'build_backbone', 'build_classifier',
+    'browse_dataset', 'overview_grid',
     'ComponentComplexity', 'PaperMacCounter', 'count_mmengine_flops', 'count_paper_macs',
     'count_params', 'detector_complexity', 'format_complexity_table', 'synthetic_rois',
     'confusion_matrix', 'format_confusion_table', 'match_image', 'plot_confusion_matrix',

@@ -361,8 +361,27 @@ def _evaluator_ann_files(evaluator: Any) -> List[str]:
     return [m['ann_file'] for m in metrics if isinstance(m, dict) and m.get('ann_file')]
 
 
+def image_folder(dataset: Any) -> Optional[str]:
+    """The folder a built dataset's image paths start with (``data_root`` joined to
+    ``data_prefix.img``, as mmengine's ``BaseDataset`` joins them), through wrappers of one
+    dataset (``RepeatDataset``, ``ClassBalancedDataset``); None for datasets without one and
+    for a ``ConcatDataset``."""
+    while not hasattr(dataset, 'data_prefix') and hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    prefix = getattr(dataset, 'data_prefix', None)
+    folder = prefix.get('img') if isinstance(prefix, dict) else None
+    return folder if isinstance(folder, str) and folder else None
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether ``path`` lies in ``folder`` (or below it)."""
+    path, folder = osp.abspath(path), osp.abspath(folder)
+    return osp.commonpath([path, folder]) == folder
+
+
 def check_data_files(cfg: Any, config: str,
-                     splits: Sequence[str] = ('train_dataloader', 'val_dataloader')) -> None:
+                     splits: Sequence[str] = ('train_dataloader', 'val_dataloader'),
+                     evaluators: bool = True) -> None:
     """Name, before any model or dataset is built, the first annotation file or image folder
     that the dataloaders ``splits`` (and their evaluators' ``ann_file``) point at and that is
     not there: a COCO not at ``data/coco/`` otherwise fails after the config and hook dumps,
@@ -375,6 +394,8 @@ def check_data_files(cfg: Any, config: str,
         cfg (Config): The full config.
         config (str): Named in the error.
         splits (Sequence[str]): Dataloader settings to check.
+        evaluators (bool): Check the splits' evaluators' ``ann_file`` too (not where only the
+            data is read). Defaults to True.
 
     Raises:
         FileNotFoundError: ``<config>: <setting> (<kind>) not found: <path>; ...`` with
@@ -398,7 +419,7 @@ def check_data_files(cfg: Any, config: str,
                 checks.append((f'{key}.data_prefix.img', osp.join(root, prefix['img']) or '.',
                                'image folder', root_key))
         evaluator = split.replace('_dataloader', '_evaluator')
-        for ann_file in _evaluator_ann_files(cfg.get(evaluator)):
+        for ann_file in _evaluator_ann_files(cfg.get(evaluator)) if evaluators else ():
             if '://' not in ann_file:
                 checks.append((f'{evaluator}.ann_file', ann_file, 'annotation file', None))
         for setting, path, kind, root_key in checks:

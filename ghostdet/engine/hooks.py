@@ -15,6 +15,7 @@ from mmengine.hooks import Hook
 from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 
+from ..datasets.checks import image_folder, is_under
 from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
 
 
@@ -297,26 +298,12 @@ class FileNameVisualizationHook(DetVisualizationHook):
         if self.draw is False or self._pictures_dir is None:
             return super().after_test_iter(runner, batch_idx, data_batch, outputs)
         pictures = osp.abspath(osp.join(runner.work_dir, runner.timestamp, self._pictures_dir))
-        root = _image_folder(runner.test_dataloader.dataset)
+        root = image_folder(runner.test_dataloader.dataset)
         for data_sample in outputs:  # mmdet's drawing, one image at a time, into its folder
             img_path = data_sample.img_path
-            name = osp.relpath(img_path, root) if root and _is_under(img_path, root) else ''
+            name = osp.relpath(img_path, root) if root and is_under(img_path, root) else ''
             self.test_out_dir = osp.join(pictures, osp.dirname(name))  # absolute: kept as is
             super().after_test_iter(runner, batch_idx, data_batch, [data_sample])
-
-
-def _image_folder(dataset: Any) -> Optional[str]:
-    """The folder a dataset's image paths start with (``data_root`` joined to
-    ``data_prefix.img``, as mmengine's ``BaseDataset`` joins them); None for wrappers and
-    datasets without one."""
-    prefix = getattr(dataset, 'data_prefix', None)
-    folder = prefix.get('img') if isinstance(prefix, dict) else None
-    return folder if isinstance(folder, str) and folder else None
-
-
-def _is_under(path: str, folder: str) -> bool:
-    path, folder = osp.abspath(path), osp.abspath(folder)
-    return osp.commonpath([path, folder]) == folder
 
 
 @HOOKS.register_module()

@@ -418,3 +418,15 @@ def test_hook_stops_a_real_runner_before_training(shapes: dict, tmp_path: Path):
                        match=r'model\.bbox_head\.num_classes=80 but train_dataloader\.dataset '
                        r'\(CheckedCocoDataset\) has 3 classes'):
         runner.train()
+
+
+def test_image_folder_looks_through_wrappers_of_one_dataset():
+    from ghostdet.datasets.checks import image_folder, is_under
+    coco = SimpleNamespace(data_prefix=dict(img='data/x/images/'))
+    assert image_folder(coco) == 'data/x/images/'
+    assert image_folder(SimpleNamespace(dataset=SimpleNamespace(dataset=coco))) == \
+        'data/x/images/'
+    assert image_folder(SimpleNamespace(datasets=[coco])) is None  # ConcatDataset
+    assert image_folder(SimpleNamespace(data_prefix=dict(img=''))) is None
+    assert is_under('data/x/images/cam1/0001.jpg', 'data/x/images/')
+    assert not is_under('data/x/images2/0001.jpg', 'data/x/images')

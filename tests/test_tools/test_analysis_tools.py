@@ -374,3 +374,32 @@ def test_compare_predictions_bad_inputs_are_one_line_errors(args, message, tmp_p
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(message.format(d=tmp_path)) and err.count('\n') == 1
+
+
+def test_browse_dataset_names_the_images_left_without_a_box(tmp_path, capsys, monkeypatch):
+    """The tool's summary, its default folder (under the working directory) and errors: a val
+    image whose annotations were removed is drawn and named."""
+    import json
+    from ghostdet.datasets import make_synthetic_coco
+    make_synthetic_coco(tmp_path / 'data', num_train=2, num_val=3, num_test=1, seed=0)
+    val = tmp_path / 'data/annotations/val.json'
+    coco = json.loads(val.read_text())
+    coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] != 2]
+    val.write_text(json.dumps(coco))
+    monkeypatch.chdir(tmp_path)
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    records = _tool('browse_dataset').main([
+        config, '--split', 'val', '--cfg-options',
+        f'val_dataloader.dataset.data_root={tmp_path}/data/'])
+    out = capsys.readouterr().out
+    folder = 'work_dirs/retinanet_ghostnet-1.0x_fpn_12e_synthetic/browse_val'
+    boxes = sum(len(r['boxes']) for r in records)
+    assert (f'drew 3 val images after the val pipeline, {boxes} boxes, to {folder}; all of '
+            f'them: {folder}/overview.png\n1 with no box: val_00001.jpg\n') in out
+    assert sorted(p.name for p in (tmp_path / folder).iterdir()) == [
+        'overview.png', 'val_00000.jpg', 'val_00001.jpg', 'val_00002.jpg']
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('browse_dataset').main([config, '--split', 'val'])  # data/synthetic/ is not here
+    assert exit_info.value.code == 2
+    assert 'val_dataloader.dataset.ann_file (annotation file) not found' in \
+        capsys.readouterr().err
