@@ -228,6 +228,10 @@ def add_test_time_augmentation(cfg: Config) -> str:
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:
         dataset = dataset.dataset
+    if 'pipeline' not in dataset:
+        raise ValueError(f"--tta sets the test dataset's pipeline, and {dataset.get('type')} "
+                         "has none (a ConcatDataset's datasets have one each): test them one "
+                         'at a time')
     said = []
     if cfg.get('tta_pipeline') is None:
         pipeline = copy.deepcopy(list(dataset.pipeline))

@@ -181,3 +181,8 @@ def test_tta_flips_the_test_pipeline_unless_the_config_has_its_own(tmp_path, cap
     wrapped = build_test_config(str(config), str(ckpt), tta=True)
     assert 'pipeline' not in wrapped.test_dataloader.dataset
     assert wrapped.test_dataloader.dataset.dataset.pipeline[-1].type == 'TestTimeAug'
+    config.write_text(f'_base_ = {QUICKSTART!r}\ntest_dataloader = dict(dataset=dict('
+                      "_delete_=True, type='ConcatDataset', datasets=["
+                      "{{_base_.test_dataloader.dataset}}]))\n")
+    with pytest.raises(ValueError, match="ConcatDataset has none"):
+        build_test_config(str(config), str(ckpt), tta=True)
