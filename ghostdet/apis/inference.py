@@ -137,9 +137,21 @@ def run_demo(config: str,
     from mmdet.apis import inference_detector
     from mmdet.registry import VISUALIZERS
 
+    from mmcv.transforms import Compose
+    from mmdet.utils import get_test_pipeline_cfg
+
     images = check_demo_inputs(config, checkpoint, inputs, score_thr)
     if model is None:
         model = init_demo_model(config, checkpoint, device)
+    # each image is read once, as the test pipeline's loader reads it, and detected from that
+    # array by the rest of the pipeline, built once (mmdet builds it again for every image)
+    pipeline = copy.deepcopy(get_test_pipeline_cfg(model.cfg))
+    loader = pipeline[0]
+    read = {k: loader[k] for k in ('color_type', 'imdecode_backend', 'backend_args')
+            if k in loader}
+    pipeline[0] = dict(type='mmdet.LoadImageFromNDArray', to_float32=loader.get('to_float32',
+                                                                                False))
+    pipeline = Compose(pipeline)
     classes = list(model.dataset_meta.get('classes', ())) if model.dataset_meta else []
     visualizer = None
     if draw:
@@ -154,13 +166,13 @@ def run_demo(config: str,
     try:
         for path, name in zip(images, picture_names(images)):
             try:  # one unreadable file in a folder is named and skipped, not the end of the run
-                image = load_image_checked(path)  # BGR, as the pipeline reads it
+                image = load_image_checked(path, **read)
             except (FileNotFoundError, UnreadableImageError) as err:
                 skipped.append(path)
                 print(f'\nskipped: {err}', file=sys.stderr, flush=True)
                 bar.update()
                 continue
-            result = inference_detector(model, path)
+            result = inference_detector(model, image, test_pipeline=pipeline)
             pred = result.pred_instances
             keep = pred.scores >= score_thr
             labels = pred.labels[keep].tolist()

@@ -101,11 +101,11 @@ def test_demo_stopped_midway_keeps_the_predictions_made(demo_images, tmp_path, m
     import mmdet.apis
     detect, calls = mmdet.apis.inference_detector, []
 
-    def stopped_at_the_third(model, path):
-        calls.append(path)
+    def stopped_at_the_third(model, image, **kwargs):
+        calls.append(image)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return detect(model, path)
+        return detect(model, image, **kwargs)
 
     monkeypatch.setattr(mmdet.apis, 'inference_detector', stopped_at_the_third)
     out = tmp_path / 'demo'
@@ -144,3 +144,41 @@ def test_demo_refuses_a_checkpoint_of_another_architecture(demo_images, tmp_path
     with pytest.raises(CheckpointMismatchError, match=r'quickstart\.pth does not match'):
         run_demo(coco, str(checkpoint), str(demo_images / 'cam1'), str(out))
     assert not out.exists()  # nothing drawn or written
+
+
+def test_demo_reads_each_image_once_as_the_test_pipeline_would(demo_images, tmp_path,
+                                                               monkeypatch):
+    """The demo detects from its own read of the image, with the loader settings of the test
+    pipeline: a photo with an EXIF orientation tag is turned upright (cv2's ``color``) or not
+    (``color_ignore_orientation``) as the pipeline's own loader turns it, and the detections
+    equal mmdet's ``inference_detector`` reading the file."""
+    import mmengine.fileio
+    import torch
+    from mmdet.apis import inference_detector
+    from mmengine.config import Config
+    from PIL import Image
+
+    from ghostdet.apis import init_demo_model
+    photo = tmp_path / 'photos' / 'upright_when_turned.jpg'
+    photo.parent.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to show
+    Image.open(demo_images / 'cam1' / 'test_00000.jpg').save(photo, exif=exif.tobytes())
+    for color_type, size in (('color', (256, 320)), ('color_ignore_orientation', (320, 256))):
+        cfg = Config.fromfile(CONFIG)
+        cfg.test_dataloader.dataset.pipeline[0].color_type = color_type
+        torch.manual_seed(0)
+        model = init_demo_model(cfg, None)
+        reads = []
+        with monkeypatch.context() as patch:
+            get = mmengine.fileio.get
+            patch.setattr(mmengine.fileio, 'get', lambda path, **kw: reads.append(path) or get(
+                path, **kw))
+            (prediction,) = run_demo(cfg, None, str(photo), str(tmp_path / color_type),
+                                     score_thr=0.0, model=model)
+        assert reads == [str(photo)]  # mmdet's loader would read it a second time
+        assert (prediction['width'], prediction['height']) == size, color_type
+        expected = inference_detector(model, str(photo)).pred_instances
+        assert prediction['scores'] == [round(float(s), 4) for s in expected.scores]
+        assert prediction['boxes'] == [[round(float(v), 2) for v in box]
+                                       for box in expected.bboxes]
