@@ -156,10 +156,16 @@ def test_tta_flips_the_test_pipeline_unless_the_config_has_its_own(tmp_path, cap
     assert pipeline[-1].type == 'TestTimeAug' and [f.prob for f in flips] == [1.0, 0.0]
     assert pack.meta_keys == plain.test_dataloader.dataset.pipeline[-1].meta_keys + (
         'flip', 'flip_direction')
-    check_config_inputs(cfg, QUICKSTART, ())
+    from ghostdet.datasets import make_synthetic_coco
+    make_synthetic_coco(tmp_path / 'data', num_train=1, num_val=1, num_test=1)
+    data = {'test_dataloader.dataset.data_root': f'{tmp_path}/data/',
+            'test_evaluator.ann_file': f'{tmp_path}/data/annotations/test.json'}
+    check_config_inputs(build_test_config(QUICKSTART, str(ckpt), cfg_options=data, tta=True),
+                        QUICKSTART, ('test_dataloader',))
     for options, error in (({'model.bbox_head.num_classes': 5}, NumClassesMismatchError),
                            ({'model.neck.in_channels': [8, 8, 8]}, NeckChannelsMismatchError)):
-        wrong = build_test_config(QUICKSTART, str(ckpt), cfg_options=options, tta=True)
+        wrong = build_test_config(QUICKSTART, str(ckpt), cfg_options=dict(data, **options),
+                                  tta=True)
         with pytest.raises(error):
             check_config_inputs(wrong, QUICKSTART, ('test_dataloader',))
 
