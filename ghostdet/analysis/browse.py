@@ -4,6 +4,7 @@ flips, crops, ...) with its ground-truth boxes drawn, and one overview picture o
 import math
 import os.path as osp
 import random
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -81,7 +82,7 @@ def browse_dataset(config: ConfigLike,
     root = image_folder(dataset)
     records: List[Dict[str, Any]] = []
     seen: Dict[str, int] = {}
-    bar = ProgressBar(count) if progress else None
+    bar = ProgressBar(count, file=sys.stdout) if progress else None
     for index in range(count):
         item = dataset[index]
         sample = item['data_samples'].cpu()

@@ -22,7 +22,7 @@ matrix unreadable. This module keeps mmdet's layout (background last) and fixes 
 """
 import json
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.evaluation import bbox_overlaps
@@ -38,16 +38,26 @@ BACKGROUND = 'background'
 MISSED = 'missed'
 
 
-def match_image(gt_bboxes: np.ndarray,
-                gt_labels: np.ndarray,
-                det_bboxes: np.ndarray,
-                det_scores: np.ndarray,
-                det_labels: np.ndarray,
-                num_classes: int,
-                iou_thr: float = 0.5,
-                score_thr: float = 0.3,
-                gt_ignore: Optional[np.ndarray] = None) -> np.ndarray:
-    """The confusion matrix of one image (see the module's docstring for the rule).
+class ImageMatch(NamedTuple):
+    """How one image's detections and boxes matched (:func:`match_detections`)."""
+    det_bboxes: np.ndarray  # (D, 4) the detections kept (score >= score_thr), best first
+    det_scores: np.ndarray  # (D,)
+    det_labels: np.ndarray  # (D,)
+    match: np.ndarray  # (D,) the box each detection matched, -1 for none
+    on_ignored: np.ndarray  # (D,) bools: unmatched but on an ignored box (not counted)
+    missed: np.ndarray  # (G,) bools: a box no detection matched (ignored boxes: False)
+
+
+def match_detections(gt_bboxes: np.ndarray,
+                     gt_labels: np.ndarray,
+                     det_bboxes: np.ndarray,
+                     det_scores: np.ndarray,
+                     det_labels: np.ndarray,
+                     num_classes: int,
+                     iou_thr: float = 0.5,
+                     score_thr: float = 0.3,
+                     gt_ignore: Optional[np.ndarray] = None) -> ImageMatch:
+    """Match one image's detections to its boxes (see the module's docstring for the rule).
 
     Args:
         gt_bboxes (np.ndarray): Ground-truth boxes, ``(G, 4)`` xyxy.
@@ -62,7 +72,7 @@ def match_image(gt_bboxes: np.ndarray,
             Defaults to None (none ignored).
 
     Returns:
-        np.ndarray: ``(num_classes + 1, num_classes + 1)`` int64 counts.
+        ImageMatch: The detections kept, best first, and what each matched.
     """
     gt_bboxes = np.asarray(gt_bboxes, dtype=np.float32).reshape(-1, 4)
     gt_labels = np.asarray(gt_labels, dtype=np.int64).reshape(-1)
@@ -73,6 +83,7 @@ def match_image(gt_bboxes: np.ndarray,
     order = np.argsort(-det_scores[keep], kind='stable')
     det_bboxes = np.asarray(det_bboxes, dtype=np.float32).reshape(-1, 4)[keep][order]
     det_labels = np.asarray(det_labels, dtype=np.int64).reshape(-1)[keep][order]
+    det_scores = det_scores[keep][order]
     for name, labels in (('ground-truth', gt_labels), ('detection', det_labels)):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(f'a {name} label is outside 0..{num_classes - 1}: '
@@ -92,17 +103,58 @@ def match_image(gt_bboxes: np.ndarray,
             if candidates.any():
                 match[d] = int(np.argmax(np.where(candidates, ious[d], -1.0)))
                 taken[match[d]] = True
+    on_ignored = (match < 0) & (overlaps & ignored).any(axis=1)
+    return ImageMatch(det_bboxes, det_scores, det_labels, match, on_ignored, ~taken)
 
+
+def match_image(gt_bboxes: np.ndarray,
+                gt_labels: np.ndarray,
+                det_bboxes: np.ndarray,
+                det_scores: np.ndarray,
+                det_labels: np.ndarray,
+                num_classes: int,
+                iou_thr: float = 0.5,
+                score_thr: float = 0.3,
+                gt_ignore: Optional[np.ndarray] = None) -> np.ndarray:
+    """The confusion matrix of one image: :func:`match_detections` (same arguments) counted.
+
+    Returns:
+        np.ndarray: ``(num_classes + 1, num_classes + 1)`` int64 counts.
+    """
+    gt_labels = np.asarray(gt_labels, dtype=np.int64).reshape(-1)
+    m = match_detections(gt_bboxes, gt_labels, det_bboxes, det_scores, det_labels, num_classes,
+                         iou_thr, score_thr, gt_ignore)
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
-    on_ignored = (overlaps & ignored).any(axis=1)
-    for d, label in enumerate(det_labels):
-        if match[d] >= 0:
-            matrix[gt_labels[match[d]], label] += 1
-        elif not on_ignored[d]:
+    for d, label in enumerate(m.det_labels):
+        if m.match[d] >= 0:
+            matrix[gt_labels[m.match[d]], label] += 1
+        elif not m.on_ignored[d]:
             matrix[num_classes, label] += 1
-    for g in np.flatnonzero(~taken):
+    for g in np.flatnonzero(m.missed):
         matrix[gt_labels[g], num_classes] += 1
     return matrix
+
+
+def paired_with_test_set(dataset: Any, predictions: Sequence[dict]) -> List[Tuple[dict, dict]]:
+    """Each prediction of a ``tools/test.py --out`` list with its image's ``get_data_info``
+    (``img_path``, ``instances``); a ValueError where the list is not one prediction per image
+    of ``dataset``."""
+    check_predictions(predictions)
+    infos = {}
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        infos[info['img_id']] = info
+    if len(predictions) != len(infos):
+        raise ValueError(f'the predictions hold {len(predictions)} images, the test set '
+                         f'{len(infos)}: were they written with this config?')
+    pairs = []
+    for prediction in predictions:
+        info = infos.get(prediction.get('img_id'))
+        if info is None:
+            raise ValueError(f'image id {prediction.get("img_id")!r} '
+                             f'({prediction.get("img_path")}) is not in the test set')
+        pairs.append((prediction, info))
+    return pairs
 
 
 def confusion_matrix(dataset: Any,
@@ -123,22 +175,10 @@ def confusion_matrix(dataset: Any,
     Returns:
         np.ndarray: ``(C + 1, C + 1)`` counts, rows ground truth, columns predictions.
     """
-    check_predictions(predictions)
-    infos = {}
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        infos[info['img_id']] = info
-    if len(predictions) != len(infos):
-        raise ValueError(f'the predictions hold {len(predictions)} images, the test set '
-                         f'{len(infos)}: were they written with this config?')
     num_classes = len(dataset.metainfo['classes'])
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     bar = ProgressBar(len(predictions)) if progress else None
-    for prediction in predictions:
-        info = infos.get(prediction.get('img_id'))
-        if info is None:
-            raise ValueError(f'image id {prediction.get("img_id")!r} '
-                             f'({prediction.get("img_path")}) is not in the test set')
+    for prediction, info in paired_with_test_set(dataset, predictions):
         gts = info['instances']
         bboxes, scores, labels = prediction_arrays(prediction)
         matrix += match_image(

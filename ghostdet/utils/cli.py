@@ -72,3 +72,19 @@ def torch_device(text: str) -> str:
             raise argparse.ArgumentTypeError(
                 f'{text} is not a device here: torch finds {count} (cuda:0 to cuda:{count - 1})')
     return text
+
+
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of the tools that read ``tools/test.py --out`` predictions with their
+    config and match them to the test set's boxes (``confusion_matrix.py``,
+    ``worst_images.py``): the config, the predictions, ``--iou-thr``, ``--score-thr`` and
+    ``--cfg-options``."""
+    from mmengine.config import DictAction
+    parser.add_argument('config', help='the config the predictions were made with')
+    parser.add_argument('predictions', help='the .pkl of tools/test.py --out')
+    parser.add_argument('--iou-thr', type=positive_fraction, default=0.5,
+                        help='IoU at which a detection matches a box (default 0.5)')
+    parser.add_argument('--score-thr', type=fraction, default=0.3,
+                        help='detections below this score are left out (default 0.3)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. the test set\'s data_root')

@@ -403,3 +403,44 @@ def test_browse_dataset_names_the_images_left_without_a_box(tmp_path, capsys, mo
     assert exit_info.value.code == 2
     assert 'val_dataloader.dataset.ann_file (annotation file) not found' in \
         capsys.readouterr().err
+
+
+def test_worst_images_prints_the_table_and_says_when_nothing_is_wrong(tmp_path, capsys):
+    import json
+    from ghostdet.datasets import make_synthetic_coco
+    make_synthetic_coco(tmp_path / 'data', num_train=1, num_val=1, num_test=2, seed=0)
+    coco = json.loads((tmp_path / 'data/annotations/test.json').read_text())
+
+    def predictions(drop_from):  # the boxes themselves, less image 2's from index drop_from
+        out = []
+        for image in coco['images']:
+            anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
+            if image['id'] == 2:
+                anns = anns[:drop_from]
+            out.append(dict(img_id=image['id'], pred_instances=dict(
+                bboxes=torch.tensor([[x, y, x + w, y + h] for x, y, w, h in
+                                     (a['bbox'] for a in anns)]).reshape(-1, 4),
+                scores=torch.full((len(anns),), 0.9),
+                labels=torch.tensor([a['category_id'] - 1 for a in anns], dtype=torch.long))))
+        return out
+
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}/data/']
+    pkl = tmp_path / 'results.pkl'
+    pkl.write_bytes(pickle.dumps(predictions(None)))
+    assert _tool('worst_images').main([config, str(pkl)] + options) == []
+    assert 'none of the 2 test images has an error' in capsys.readouterr().out
+    pkl.write_bytes(pickle.dumps(predictions(1)))
+    boxes = len([a for a in coco['annotations'] if a['image_id'] == 2])
+    _tool('worst_images').main([config, str(pkl)] + options)
+    out = capsys.readouterr().out
+    assert ('the 1 of 2 test images with the most errors (green: found, red: missed, '
+            'magenta: found as another class, orange: on no box)') in out
+    assert f'| test_00001.jpg | {boxes} | 1 | {boxes - 1} | 0 | 0 |' in out
+    assert f'wrote them to {tmp_path}/worst; all of them: {tmp_path}/worst/overview.png' in out
+    assert (tmp_path / 'worst/test_00001.jpg').exists()
+    torch.save({'state_dict': {}}, tmp_path / 'model.pth')
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('worst_images').main([config, str(tmp_path / 'model.pth')] + options)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith('error: ')

@@ -16,25 +16,16 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
-
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
 from ghostdet.analysis import format_confusion_table, save_confusion, test_set_confusion
-from ghostdet.utils.cli import fraction, input_errors, positive_fraction
+from ghostdet.utils.cli import add_prediction_arguments, input_errors
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Confusion matrix of test predictions')
-    parser.add_argument('config', help='the config the predictions were made with')
-    parser.add_argument('predictions', help='the .pkl of tools/test.py --out')
+    add_prediction_arguments(parser)
     parser.add_argument('--out-dir', help='where to write confusion_matrix.png/.json/.md '
                         '(default: the predictions\' folder)')
-    parser.add_argument('--iou-thr', type=positive_fraction, default=0.5,
-                        help='IoU at which a detection matches a box (default 0.5)')
-    parser.add_argument('--score-thr', type=fraction, default=0.3,
-                        help='detections below this score are left out (default 0.3)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. the test set\'s data_root')
     return parser.parse_args(argv)
 
 
