@@ -1,6 +1,7 @@
-"""Hooks: stop bad runs early with a message that says what went wrong and where, keep the
-random state with each checkpoint, show test progress, test a model with its BatchNorms
-folded as deployment runs it, and draw test pictures that do not overwrite each other."""
+"""Hooks: stop bad runs early with a message that says what went wrong and where, resume with
+the config's schedule, keep the random state and the place in its epoch with each checkpoint,
+show test progress, test a model with its BatchNorms folded as deployment runs it, and draw
+test pictures that do not overwrite each other."""
 import collections
 import copy
 import math
