@@ -3,7 +3,6 @@ flips, crops, ...) with its ground-truth boxes drawn, and one overview picture o
 ``tools/analysis/browse_dataset.py``."""
 import math
 import os.path as osp
-import random
 import sys
 import warnings
 from pathlib import Path
@@ -15,9 +14,10 @@ import numpy as np
 import torch
 from mmdet.registry import DATASETS, VISUALIZERS
 from mmengine.registry import init_default_scope
+from mmengine.runner.utils import set_random_seed
 from mmengine.utils import ProgressBar
 
-from ..datasets.checks import check_data_files, image_folder, is_under
+from ..datasets.checks import check_data_files, image_folder, image_name
 from .detectors import ConfigLike, load_config
 
 SPLITS = ('train', 'val', 'test')
@@ -75,13 +75,12 @@ def browse_dataset(config: ConfigLike,
     visualizer.dataset_meta = dataset.metainfo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    set_random_seed(seed)
     count = min(num_images, len(dataset))
     root = image_folder(dataset)
     records: List[Dict[str, Any]] = []
     seen: Dict[str, int] = {}
+    drawn: List[np.ndarray] = []  # the pictures, for the overview
     bar = ProgressBar(count, file=sys.stdout) if progress else None
     for index in range(count):
         item = dataset[index]
@@ -98,6 +97,7 @@ def browse_dataset(config: ConfigLike,
             warnings.filterwarnings('ignore', 'Warning: The polygon is out of bounds')
             visualizer.add_datasample(name, mmcv.bgr2rgb(image), sample, draw_pred=False,
                                       show=False, out_file=str(picture))
+        drawn.append(mmcv.rgb2bgr(visualizer.get_image()))
         labels = instances.labels.tolist()
         records.append(dict(
             image=sample.img_path, picture=str(picture),
@@ -107,8 +107,7 @@ def browse_dataset(config: ConfigLike,
         if bar is not None:
             bar.update()
     overview = out / 'overview.png'
-    mmcv.imwrite(overview_grid([mmcv.imread(r['picture']) for r in records],
-                               [_caption(r, out) for r in records]), str(overview))
+    mmcv.imwrite(overview_grid(drawn, [_caption(r, out) for r in records]), str(overview))
     return records
 
 
@@ -141,9 +140,7 @@ def _caption(record: Dict[str, Any], out: Path) -> str:
 
 
 def _picture_name(img_path: str, root: Optional[str], seen: Dict[str, int]) -> str:
-    name = osp.basename(img_path)
-    if root and is_under(img_path, root):
-        name = osp.relpath(img_path, root)
+    name = image_name(img_path, root)
     seen[name] = seen.get(name, 0) + 1
     if seen[name] > 1:
         stem, ext = osp.splitext(name)

@@ -14,7 +14,7 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-from ..datasets.checks import image_folder, is_under, load_image_checked
+from ..datasets.checks import image_folder, image_name, load_image_checked
 from ..utils.checkpoint import load_predictions, prediction_arrays
 from .browse import overview_grid
 from .confusion import match_detections, paired_with_test_set
@@ -121,11 +121,9 @@ def worst_images(config: ConfigLike,
     bar = ProgressBar(len(worst), file=sys.stdout) if progress and worst else None
     pictures = []
     for record in worst:
-        path = record['image']
-        name = osp.relpath(path, root) if root and is_under(path, root) else osp.basename(path)
-        picture = out / name
+        picture = out / image_name(record['image'], root)
         picture.parent.mkdir(parents=True, exist_ok=True)
-        pictures.append(draw_errors(load_image_checked(path), record['drawn']))
+        pictures.append(draw_errors(load_image_checked(record['image']), record['drawn']))
         mmcv.imwrite(pictures[-1], str(picture))
         record['picture'] = str(picture)
         if bar is not None:

@@ -379,6 +379,13 @@ def is_under(path: str, folder: str) -> bool:
     return osp.commonpath([path, folder]) == folder
 
 
+def image_name(path: str, folder: Optional[str]) -> str:
+    """An image's name for its picture: its path under ``folder`` (:func:`image_folder`:
+    ``cam1/0001.jpg``), or its file name where it lies elsewhere or there is no folder."""
+    return osp.relpath(path, folder) if folder and is_under(path, folder) else \
+        osp.basename(path)
+
+
 def check_data_files(cfg: Any, config: str,
                      splits: Sequence[str] = ('train_dataloader', 'val_dataloader'),
                      evaluators: bool = True) -> None:

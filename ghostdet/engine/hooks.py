@@ -16,7 +16,7 @@ from mmengine.hooks import Hook
 from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 
-from ..datasets.checks import image_folder, is_under
+from ..datasets.checks import image_folder, image_name
 from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
 
 
@@ -302,8 +302,8 @@ class FileNameVisualizationHook(DetVisualizationHook):
         root = image_folder(runner.test_dataloader.dataset)
         for data_sample in outputs:  # mmdet's drawing, one image at a time, into its folder
             img_path = data_sample.img_path
-            name = osp.relpath(img_path, root) if root and is_under(img_path, root) else ''
-            self.test_out_dir = osp.join(pictures, osp.dirname(name))  # absolute: kept as is
+            folder = osp.dirname(image_name(img_path, root))
+            self.test_out_dir = osp.join(pictures, folder)  # absolute: kept as is
             super().after_test_iter(runner, batch_idx, data_batch, [data_sample])
 
 
