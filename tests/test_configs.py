@@ -13,7 +13,7 @@ from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
 from ghostdet.datasets import check_config_num_classes
-from ghostdet.models import check_config_neck_channels, check_neck_channels
+from ghostdet.models import check_config_channels, check_channels
 from ghostdet.utils.config import unreached_milestone_notes
 from tests.helpers import REPO
 
@@ -50,9 +50,9 @@ def test_config_builds_and_runs_loss_and_predict(config: Path):
     if hasattr(model.backbone, 'out_channels'):  # ghostdet's backbones declare theirs
         assert list(model.backbone.out_channels) == channels
     assert list(model.neck.in_channels) == channels
-    check_neck_channels(model)  # agrees: what train, test, demo and the tools check
+    check_channels(model)  # agrees: what train, test, demo and the tools check
     # and the checks train.py, test.py and the study make before a Runner exists
-    check_config_neck_channels(cfg, str(config))
+    check_config_channels(cfg, str(config))
     check_config_num_classes(cfg, str(config),
                              ('train_dataloader', 'val_dataloader', 'test_dataloader'))
     assert unreached_milestone_notes(cfg) == []  # its schedule fits its training length

@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
-from ..models.structure import check_neck_channels
+from ..models.structure import check_config_channels
 from ..models.utils import load_checked_state_dict
 from ..utils.config import config_file, merge_cfg_options
 from ..utils.registry import build_model
@@ -60,8 +60,9 @@ def build_detector(config: ConfigLike,
         nn.Module: The detector.
     """
     cfg = load_config(config, cfg_options)
+    # a swapped backbone the neck does not fit, or a neck its heads do not: named here
+    check_config_channels(cfg, 'the config' if isinstance(config, Config) else str(config))
     model = build_model(cfg.model)
-    check_neck_channels(model)  # a swapped backbone the neck does not fit: named here
     if checkpoint is not None:  # all of its weights, or an error listing what does not fit
         load_checked_state_dict(model, checkpoint)
     model.to(device)

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 from ..datasets.checks import UnreadableImageError, load_image_checked
-from ..models.structure import check_neck_channels
+from ..models.structure import check_config_channels
 from ..models.utils import check_checkpoint_fits
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
@@ -101,7 +101,8 @@ def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu')
     """The detector :func:`run_demo` runs: mmdet's ``init_detector`` (or the ONNX model of an
     ``.onnx`` file), refused with an error that says why when the checkpoint's weights do not
     fit it (``CheckpointMismatchError``; ``init_detector`` loads what matches and only warns)
-    or its neck does not fit its backbone (``NeckChannelsMismatchError``)."""
+    or its neck does not fit its backbone, or its heads the neck (``ChannelsMismatchError``,
+    from the config, before anything is built or loaded)."""
     from mmdet.apis import init_detector
 
     if isinstance(config, (str, Path)):
@@ -109,10 +110,11 @@ def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu')
     if checkpoint is not None and checkpoint.endswith('.onnx'):
         model = init_onnx_detector(config, checkpoint, device)
     else:
-        model = init_detector(config, checkpoint, device=device)
+        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        check_config_channels(cfg, config if isinstance(config, str) else 'the config')
+        model = init_detector(cfg, checkpoint, device=device)
         if checkpoint is not None:
             check_checkpoint_fits(model, checkpoint)
-    check_neck_channels(model)
     return model
 
 

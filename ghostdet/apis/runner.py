@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..datasets.checks import check_config_num_classes, check_data_files
-from ..models.structure import check_config_neck_channels, check_neck_channels
+from ..models.structure import check_channels, check_config_channels
 from ..models.utils import check_weight_files
 from ..utils.config import config_file, merge_cfg_options
 
@@ -25,12 +25,13 @@ def check_config_inputs(cfg: Config, config: str, splits: Sequence[str] = TRAIN_
     naming the setting: the data files of the dataloaders ``splits``
     (:func:`~ghostdet.datasets.check_data_files`), with ``weights`` the ``Pretrained`` and
     ``load_from`` files (:func:`~ghostdet.models.utils.check_weight_files`), the neck against
-    the backbone (:func:`~ghostdet.models.check_config_neck_channels`) and the head's classes
-    against those datasets' (:func:`~ghostdet.datasets.check_config_num_classes`)."""
+    the backbone and the heads against the neck (:func:`~ghostdet.models.check_config_channels`)
+    and the head's classes against those datasets'
+    (:func:`~ghostdet.datasets.check_config_num_classes`)."""
     check_data_files(cfg, config, splits)
     if weights:
         check_weight_files(cfg, config)
-    check_config_neck_channels(cfg, config)
+    check_config_channels(cfg, config)
     check_config_num_classes(cfg, config, splits)
 
 
@@ -73,10 +74,10 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 def build_runner(cfg: Config) -> Runner:
     """The config's Runner, its model checked by
-    :func:`ghostdet.models.structure.check_neck_channels` before any step runs."""
+    :func:`ghostdet.models.structure.check_channels` before any step runs."""
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    check_neck_channels(runner.model)
+    check_channels(runner.model)
     return runner
 
 

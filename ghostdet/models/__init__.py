@@ -2,6 +2,7 @@ from .backbones import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
-from .structure import (NeckChannelsMismatchError, backbone_out_channels,  # noqa: F401
-                        check_config_neck_channels, check_neck_channels,
-                        eval_no_grad)
+from .structure import (ChannelsMismatchError, HeadChannelsMismatchError,  # noqa: F401
+                        NeckChannelsMismatchError, backbone_out_channels,
+                        check_channels, check_config_channels, eval_no_grad,
+                        feature_channels)

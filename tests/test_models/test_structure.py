@@ -2,16 +2,25 @@ import pytest
 import torch
 import torch.nn as nn
 from mmdet.models.backbones import MobileNetV2
-from mmdet.models.necks import FPN, ChannelMapper
+from mmdet.models.necks import BFP, FPN, ChannelMapper, YOLOV3Neck
 from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.registry import DefaultScope
 
 from ghostdet.analysis import load_config
-from ghostdet.models import (GhostNet, MobileNetV3, NeckChannelsMismatchError,
-                             backbone_out_channels, check_config_neck_channels,
-                             check_neck_channels)
+from ghostdet.models import (GhostNet, HeadChannelsMismatchError, MobileNetV3,
+                             NeckChannelsMismatchError, backbone_out_channels, check_channels,
+                             check_config_channels, feature_channels)
 from tests.helpers import REPO
 
 QUICKSTART = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
+FASTER_RCNN = REPO / 'configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py'
+SSDLITE = 'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py'
+
+
+def build(model_cfg):
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as the Runner builds
+        return MODELS.build(model_cfg)
 
 
 class Detector(nn.Module):
@@ -31,17 +40,17 @@ def test_backbone_out_channels_attribute_or_probe():
 def test_a_swapped_backbone_the_neck_does_not_fit_is_named_with_the_setting():
     cfg = load_config(QUICKSTART)
     model = MODELS.build(cfg.model)
-    check_neck_channels(model)  # as configured: fits
+    check_channels(model)  # as configured: fits
     cfg.model.backbone.widen_factor = 1.1  # the backbone changed, the neck not
     with pytest.raises(NeckChannelsMismatchError,
                        match=r'^model.neck.in_channels=\[40, 112, 960\], but the backbone '
                        r'\(GhostNet\) outputs 3 feature maps of \[44, 124, 1056\] channels: set '
                        r'model.neck.in_channels=\[44, 124, 1056\]'):
-        check_neck_channels(MODELS.build(cfg.model))
+        check_channels(MODELS.build(cfg.model))
     cfg = load_config(QUICKSTART)
     cfg.model.backbone.out_indices = (0, 1, 2, 4)  # one map more than the neck takes
     with pytest.raises(NeckChannelsMismatchError, match=r'outputs 4 feature maps of \[24, '):
-        check_neck_channels(MODELS.build(cfg.model))
+        check_channels(MODELS.build(cfg.model))
 
 
 def test_a_backbone_without_out_channels_is_probed_without_side_effects():
@@ -51,49 +60,185 @@ def test_a_backbone_without_out_channels_is_probed_without_side_effects():
     buffers = {k: v.clone() for k, v in backbone.state_dict().items()}
     rng = torch.get_rng_state()
     with pytest.raises(NeckChannelsMismatchError, match=r'of \[32, 96, 1280\] channels'):
-        check_neck_channels(wrong)
-    check_neck_channels(right)
+        check_channels(wrong)
+    check_channels(right)
     assert all(m.training for m in backbone.modules())  # the training flags are restored
     assert all(torch.equal(v, buffers[k]) for k, v in backbone.state_dict().items())
     assert torch.equal(torch.get_rng_state(), rng)  # no random draw: training is unchanged
 
 
+def test_necks_of_other_types_and_orders_are_checked():
+    backbone = GhostNet(1.0, out_indices=(1, 2, 4))
+    for neck in (ChannelMapper([1, 2, 3], 8), nn.Sequential(FPN([1, 2, 3], 8, 3))):
+        with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[40, '
+                           r'112, 960\], or'):  # a ChannelMapper keeps no in_channels
+            check_channels(Detector(backbone, neck))  # and the first of a list of necks
+    check_channels(Detector(backbone, ChannelMapper([40, 112, 960], 8)))
+    yolo = YOLOV3Neck(3, in_channels=[960, 112, 40], out_channels=[32, 16, 8])
+    check_channels(Detector(backbone, yolo))  # deepest map first, as mmdet's YOLOv3 has it
+    yolo = YOLOV3Neck(3, in_channels=[40, 112, 960], out_channels=[32, 16, 8])
+    with pytest.raises(NeckChannelsMismatchError, match=r'of \[40, 112, 960\] channels: set '
+                       r'model.neck.in_channels=\[960, 112, 40\] \(deepest map first\)'):
+        check_channels(Detector(backbone, yolo))
+
+
 def test_what_is_not_checked():
     backbone = GhostNet(1.0, out_indices=(1, 2, 4))
-    check_neck_channels(Detector(backbone))  # no neck
-    check_neck_channels(Detector(backbone, ChannelMapper([1, 2, 3], 8)))  # not an FPN
-    check_neck_channels(Detector(backbone, nn.Sequential(FPN([1, 2, 3], 8, 3))))  # a list
-    check_neck_channels(nn.Linear(2, 2))  # no backbone (an ONNX network has none)
+    check_channels(Detector(backbone))  # no neck
+    check_channels(Detector(backbone, BFP(7, 3)))  # in_channels of another meaning
+    check_channels(nn.Linear(2, 2))  # no backbone (an ONNX network has none)
+    detector = Detector(backbone, FPN([40, 112, 960], 8, 3))
+    detector.bbox_head = nn.Conv2d(5, 5, 1)  # a head whose in_channels do not fit, in a model
+    detector.bbox_head.in_channels = 5       # of another kind (DETR types): not checked
+    check_channels(detector)
+
+
+def test_heads_left_with_the_old_neck_width_are_named_with_every_setting_to_change():
+    cfg = load_config(QUICKSTART)
+    check_channels(MODELS.build(cfg.model))  # as configured: fits
+    cfg.model.neck.out_channels = 32  # a narrower neck, its head not changed
+    with pytest.raises(HeadChannelsMismatchError,
+                       match=r'^model.bbox_head.in_channels=64, but the neck \(FPN\) outputs 5 '
+                       r'feature maps of \[32, 32, 32, 32, 32\] channels: set '
+                       r'model.bbox_head.in_channels=32$'):
+        check_channels(MODELS.build(cfg.model))
+    with pytest.raises(HeadChannelsMismatchError, match=r'^quick.py: model.bbox_head.in_'):
+        check_config_channels(cfg, 'quick.py')
+
+    cfg = load_config(FASTER_RCNN)
+    check_config_channels(cfg)
+    cfg.model.neck.out_channels = 128
+    settings = ('model.rpn_head.in_channels', 'model.roi_head.bbox_roi_extractor.out_channels',
+                'model.roi_head.bbox_head.in_channels')
+    message = (', '.join(f'{s}=256' for s in settings) + ', but the neck (FPN) outputs 5 '
+               'feature maps of [128, 128, 128, 128, 128] channels: set '
+               + ', '.join(f'{s}=128' for s in settings))
+    cfg.model.backbone.pop('init_cfg', None)
+    for check, model in ((check_channels, build(cfg.model)), (check_config_channels, cfg)):
+        with pytest.raises(HeadChannelsMismatchError) as error:
+            check(model)
+        assert str(error.value).endswith(message)
+    cfg.model.rpn_head.in_channels = 128  # one changed: the others are still named
+    with pytest.raises(HeadChannelsMismatchError, match=r'^the config: model.roi_head.bbox_roi_'
+                       r'extractor.out_channels=256, model.roi_head.bbox_head.in_channels=256, '):
+        check_config_channels(cfg)
+
+
+def test_cascade_heads_are_named_one_by_one():
+    cfg = load_config('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py')
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 4))
+    cfg.model.neck.in_channels = [24, 40, 112, 960]
+    check_config_channels(cfg)
+    cfg.model.roi_head.bbox_head[2].in_channels = 128
+    match = (r'^model.roi_head.bbox_head.2.in_channels=128, but the neck \(FPN\) outputs 5 '
+             r'feature maps of \[256, 256, 256, 256, 256\] channels: set '
+             r'model.roi_head.bbox_head.2.in_channels=256$')
+    with pytest.raises(HeadChannelsMismatchError, match=match):
+        check_channels(build(cfg.model))  # a ModuleList of heads and extractors
+    with pytest.raises(HeadChannelsMismatchError, match=match[1:]):
+        check_config_channels(cfg)
+
+
+def test_ssdlite_with_a_swapped_backbone_is_checked_neck_then_head():
+    """mmdet's SSDLite, its MobileNetV2 swapped for GhostNet: SSDNeck's and SSDHead's
+    ``in_channels`` list one width per map (a built SSDNeck keeps none: the config is checked)."""
+    cfg = load_config(SSDLITE)
+    check_config_channels(cfg)
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(2, 4))
+    with pytest.raises(NeckChannelsMismatchError, match=r'^the config: model.neck.in_channels='
+                       r'\[96, 1280\], but the backbone \(GhostNet\) outputs 2 feature maps '
+                       r'of \[112, 960\] channels: set model.neck.in_channels=\[112, 960\]'):
+        check_config_channels(cfg)
+    cfg.model.neck.in_channels = [112, 960]
+    cfg.model.neck.out_channels = [112, 960, 512, 256, 256, 128]
+    with pytest.raises(HeadChannelsMismatchError, match=r'^the config: model.bbox_head.in_'
+                       r'channels=\[96, 1280, 512, 256, 256, 128\], but the neck \(SSDNeck\) '
+                       r'outputs 6 feature maps of \[112, 960, 512, 256, 256, 128\] channels: '
+                       r'set model.bbox_head.in_channels=\[112, 960, 512, 256, 256, 128\]$'):
+        check_config_channels(cfg)
+    cfg.model.bbox_head.in_channels = [112, 960, 512, 256, 256, 128]
+    check_config_channels(cfg)
+    model = build(cfg.model)
+    check_channels(model)
+    packed = demo_mm_inputs(batch_size=2, image_shapes=[(3, 320, 320)] * 2, num_items=[3, 2],
+                            num_classes=80, with_mask=False)
+    model.train()
+    losses = model(**model.data_preprocessor(packed, True), mode='loss')  # it trains
+    assert all(torch.isfinite(sum(v) if isinstance(v, list) else v).all()
+               for k, v in losses.items() if 'loss' in k)
+
+
+@pytest.mark.parametrize('config', [
+    'detectors/cascade-rcnn_r50-rfp_1x_coco.py',  # the backbone's first output is the image
+    'faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py',  # a shared head widens RoI features
+    'dyhead/atss_r50_fpn_dyhead_1x_coco.py',  # a list of necks
+    'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py',  # deepest map first
+    'yolox/yolox_tiny_8xb8-300e_coco.py',
+    'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    'detr/detr_r50_8xb2-150e_coco.py',  # a transformer: its neck only
+])
+def test_mmdets_own_configs_pass(config):
+    """Configs mmdet trains as they are: no false alarm (every model config mmdet 3.3.0 ships
+    that builds here passed, when written)."""
+    check_config_channels(load_config(f'mmdet::{config}'), config)
+
+
+def test_the_probe_through_the_neck_leaves_the_detector_as_it_was():
+    model = build(load_config(QUICKSTART).model)
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    assert feature_channels(model.backbone, model.neck) == (64, ) * 5
+    check_channels(model)
+    assert all(m.training for m in model.modules())
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert feature_channels(model.backbone) == (40, 112, 960)  # no neck: the backbone's maps
 
 
 def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
     cfg = load_config(QUICKSTART)
-    check_config_neck_channels(cfg, 'quick.py')  # as configured: fits
+    check_config_channels(cfg, 'quick.py')  # as configured: fits
     cfg.model.backbone.widen_factor = 1.1
     with pytest.raises(NeckChannelsMismatchError,
                        match=r'^quick.py: model.neck.in_channels=\[40, 112, 960\], but the '
                        r'backbone \(GhostNet\) outputs 3 feature maps of \[44, 124, 1056\]'):
-        check_config_neck_channels(cfg, 'quick.py')
+        check_config_channels(cfg, 'quick.py')
     for neck in (dict(type='GhostFPN', in_channels=[40, 112, 960], out_channels=64),
                  dict(type='mmdet.PAFPN', in_channels=[40, 112, 960], out_channels=64)):
         cfg.model.neck = neck  # FPN types under their names, with a scope too
         with pytest.raises(NeckChannelsMismatchError, match=r'\[44, 124, 1056\] channels'):
-            check_config_neck_channels(cfg)
+            check_config_channels(cfg)
     cfg.model.backbone = dict(type='MobileNetV2', out_indices=(2, 4, 7))  # probed, no attribute
     cfg.model.neck = dict(type='FPN', in_channels=[32, 96, 320], out_channels=8, num_outs=3)
     with pytest.raises(NeckChannelsMismatchError, match=r'\(MobileNetV2\) outputs 3 feature '
                        r'maps of \[32, 96, 1280\]'):
-        check_config_neck_channels(cfg)
+        check_config_channels(cfg)
     cfg.model.neck = dict(type='ChannelMapper', in_channels=[1, 2, 3], out_channels=8)
-    check_config_neck_channels(cfg)  # not an FPN: its in_channels are not checked
+    with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[32, '):
+        check_config_channels(cfg)  # other neck types
     cfg.model.neck = [dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)]
-    check_config_neck_channels(cfg)  # a list of necks
+    with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[32, '):
+        check_config_channels(cfg)  # the first of a list of necks
+    cfg.model.neck = dict(type='BFP', in_channels=7, num_levels=3)
+    check_config_channels(cfg)  # in_channels of another meaning: not checked
     cfg.model.backbone = dict(type='NoSuchNet')
     cfg.model.neck = dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)
     with pytest.raises(KeyError, match='NoSuchNet'):  # the registry's error, now
-        check_config_neck_channels(cfg)
-    del cfg.model.neck
-    check_config_neck_channels(cfg)  # no neck
+        check_config_channels(cfg)
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(4, ))
+    del cfg.model.neck  # the head takes the backbone's maps
+    with pytest.raises(HeadChannelsMismatchError, match=r'^the config: model.bbox_head.in_'
+                       r'channels=64, but the backbone \(GhostNet\) outputs 1 feature maps of '
+                       r'\[960\] channels: set model.bbox_head.in_channels=960$'):
+        check_config_channels(cfg)
+    cfg.model.backbone.out_indices = (1, 2, 4)
+    with pytest.raises(HeadChannelsMismatchError, match=r'outputs 3 feature maps of \[40, 112, '
+                       r'960\] channels; model.bbox_head.in_channels takes maps of one width'):
+        check_config_channels(cfg)
+    cfg.model.bbox_head.in_channels = [40, 112, 960]  # a list, as some heads take
+    check_config_channels(cfg)
 
 
 def test_a_config_backbone_is_built_in_the_configs_default_scope():
@@ -111,4 +256,4 @@ def test_a_config_backbone_is_built_in_the_configs_default_scope():
     cfg.model.backbone = dict(type='TinyNet')
     cfg.default_scope = 'otherdet'
     with pytest.raises(NeckChannelsMismatchError, match=r'\(TinyNet\) outputs 3 feature maps'):
-        check_config_neck_channels(cfg)
+        check_config_channels(cfg)

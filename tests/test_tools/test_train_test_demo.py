@@ -701,10 +701,11 @@ def test_demo_bad_input_is_named(data_root, trained, tmp_path):
 
 def test_train_and_test_name_a_model_that_does_not_fit_before_any_step(data_root, trained,
                                                                        tmp_path):
-    """A neck that does not fit the backbone (once a convolution's shape error in the first
-    forward) and a head whose num_classes is not the dataset's (the config's
-    NumClassesCheckHook): one error line each, where the Runner would have put the error at
-    the end of a traceback after its config and environment dump (500 lines)."""
+    """A neck that does not fit the backbone or a head that does not fit the neck (once a
+    convolution's shape error in the first forward) and a head whose num_classes is not the
+    dataset's (the config's NumClassesCheckHook): one error line each, where the Runner would
+    have put the error at the end of a traceback after its config and environment dump (500
+    lines)."""
     neck = {'model.neck.in_channels': '[24,40,960]'}
     neck_error = (f'error: {CONFIG}: model.neck.in_channels=[24, 40, 960], but the backbone '
                   '(GhostNet) outputs 3 feature maps of [40, 112, 960] channels')
@@ -713,6 +714,9 @@ def test_train_and_test_name_a_model_that_does_not_fit_before_any_step(data_root
     cases = [
         (train, neck, neck_error),
         (test, neck, neck_error),
+        (train, {'model.neck.out_channels': 32},  # a narrower neck, the head left at 64
+         f'error: {CONFIG}: model.bbox_head.in_channels=64, but the neck (FPN) outputs 5 '
+         'feature maps of [32, 32, 32, 32, 32] channels: set model.bbox_head.in_channels=32\n'),
         (train, {'model.bbox_head.num_classes': 5},
          f'error: {CONFIG}: model.bbox_head.num_classes=5 but train_dataloader.dataset '
          '(CheckedCocoDataset) has 3 classes (metainfo classes circle, square, triangle); set '
