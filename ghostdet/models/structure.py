@@ -36,6 +36,10 @@ NECK_INPUTS = {
     'YOLOV3Neck': 'deepest first',
 }
 
+# Necks with a list setting that must start with ``in_channels`` (mmdet's SSDNeck asserts it):
+# a fix of ``in_channels`` names it too, its other entries kept.
+NECK_REPEATS = {'SSDNeck': 'out_channels'}
+
 # Settings of a one- or two-stage detector's heads that must equal the channels of the maps
 # its neck (without one, its backbone) outputs, a list setting one number per map, a number
 # for every map; and the part that, where the detector has one, changes the channels in
@@ -173,7 +177,8 @@ def check_config_channels(cfg: Config, source: str = 'the config') -> None:
     if not all(isinstance(n, dict) for n in neck_cfgs):
         return
     scope = cfg.get('default_scope')
-    order = _neck_inputs(_registered(neck_cfgs[0].get('type'), scope)) if neck_cfgs else None
+    neck_type = _registered(neck_cfgs[0].get('type'), scope) if neck_cfgs else None
+    order = _neck_inputs(neck_type)
     detector = _registered(model.get('type'), scope)
     heads = isinstance(detector, type) and issubclass(detector, DETECTORS_WITH_HEADS)
     if order is None and not heads:
@@ -182,7 +187,8 @@ def check_config_channels(cfg: Config, source: str = 'the config') -> None:
         backbone = MODELS.build(copy.deepcopy(backbone_cfg))
     try:
         if order is not None:
-            _compare_neck_channels(backbone, neck_cfgs[0].get('in_channels', ()), order)
+            _compare_neck_channels(backbone, neck_cfgs[0].get('in_channels', ()), order,
+                                   neck_cfgs[0], neck_type)
         if not heads:
             return
         try:
@@ -214,15 +220,17 @@ def _built_neck_in_channels(neck: Optional[nn.Module]) -> Optional[Sequence[int]
     return channels if ok else None
 
 
-def _neck_inputs(neck_type: Any) -> Optional[str]:
-    """The order of ``NECK_INPUTS`` that ``neck_type`` (a class) or a base class of it has."""
+def _neck_inputs(neck_type: Any, table: dict = NECK_INPUTS) -> Optional[str]:
+    """The entry of ``table`` that ``neck_type`` (a class) or a base class of it has."""
     for cls in getattr(neck_type, '__mro__', ()):
-        if cls.__name__ in NECK_INPUTS and cls.__module__.startswith(('mmdet.', 'ghostdet.')):
-            return NECK_INPUTS[cls.__name__]
+        if cls.__name__ in table and cls.__module__.startswith(('mmdet.', 'ghostdet.')):
+            return table[cls.__name__]
     return None
 
 
-def _compare_neck_channels(backbone: nn.Module, in_channels, order: str) -> None:
+def _compare_neck_channels(backbone: nn.Module, in_channels, order: str,
+                           neck_cfg: Optional[dict] = None, neck_type: Any = None) -> None:
+    """``neck_cfg``, ``neck_type``: the config and class of the neck, for ``NECK_REPEATS``."""
     expected = [int(c) for c in in_channels]
     try:
         found = list(backbone_out_channels(backbone))
@@ -236,7 +244,16 @@ def _compare_neck_channels(backbone: nn.Module, in_channels, order: str) -> None
             f'model.neck.in_channels={expected}, but the backbone ({type(backbone).__name__}) '
             f'outputs {what}: set model.neck.in_channels={wanted}'
             + (' (deepest map first)' if order == 'deepest first' else '')
+            + _repeated_fix(neck_cfg, neck_type, expected, wanted)
             + ", or the backbone's out_indices to the maps the neck expects")
+
+
+def _repeated_fix(neck_cfg: Optional[dict], neck_type: Any, old: list, new: list) -> str:
+    key = _neck_inputs(neck_type, NECK_REPEATS)
+    value = (neck_cfg or {}).get(key) if key else None
+    if not _is_channels(value) or isinstance(value, int) or list(value)[:len(old)] != old:
+        return ''
+    return f' and model.neck.{key}={new + list(value)[len(old):]}'
 
 
 def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Module]) -> None:

@@ -147,7 +147,8 @@ def test_ssdlite_with_a_swapped_backbone_is_checked_neck_then_head():
     cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(2, 4))
     with pytest.raises(NeckChannelsMismatchError, match=r'^the config: model.neck.in_channels='
                        r'\[96, 1280\], but the backbone \(GhostNet\) outputs 2 feature maps '
-                       r'of \[112, 960\] channels: set model.neck.in_channels=\[112, 960\]'):
+                       r'of \[112, 960\] channels: set model.neck.in_channels=\[112, 960\] '
+                       r'and model.neck.out_channels=\[112, 960, 512, 256, 256, 128\], or '):
         check_config_channels(cfg)
     cfg.model.neck.in_channels = [112, 960]
     cfg.model.neck.out_channels = [112, 960, 512, 256, 256, 128]
