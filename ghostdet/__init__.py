@@ -21,6 +21,10 @@ from .utils.atomic_io import register_atomic_local_backend  # noqa: E402
 register_atomic_local_backend()
 
 from . import models  # noqa: E402,F401  (registers into mmdet's MODELS)
+from .models.compat import fix_ssd_head_predict  # noqa: E402
+
+fix_ssd_head_predict()
+
 from . import datasets  # noqa: E402,F401  (registers checked transform, dataset, hook)
 from . import engine  # noqa: E402,F401  (registers hooks and loops)
 from . import deployment  # noqa: E402,F401  (registers the onnxruntime detector)

@@ -831,3 +831,37 @@ def test_torchrun_runs_its_own_checkouts_ghostdet(tmp_path):
     found = {p.name: p.read_text() for p in tmp_path.glob('where_*.txt')}
     assert found == {f'where_{rank}.txt': str(checkout / 'ghostdet' / '__init__.py')
                      for rank in (0, 1)}, (found, result.stdout, result.stderr[-2000:])
+
+
+def test_mmdets_ssdlite_with_ghostnet_trains_validates_and_tests(data_root, tmp_path):
+    """The README's swap of GhostNet into mmdet's own SSDLite config: train.py (with its
+    validation) and test.py run it. mmdet 3.3.0's SSDHead could not predict at all (no
+    ``loss_cls``); ``import ghostdet`` fixes that (ghostdet/models/compat.py)."""
+    dataset = ("dict(data_root='{root}', metainfo=dict(classes=('circle', 'square', "
+               "'triangle')), ann_file='annotations/{split}.json', "
+               "data_prefix=dict(img='images/'))")
+    loader = 'batch_size={batch}, num_workers=0, persistent_workers=False'
+    config = tmp_path / 'ssdlite_ghostnet.py'
+    config.write_text(
+        "_base_ = 'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py'\n"
+        "custom_imports = dict(imports=['ghostdet'], allow_failed_imports=False)\n"
+        "model = dict(\n"
+        "    backbone=dict(_delete_=True, type='GhostNet', widen_factor=1.0, out_indices=(2, 4)),\n"
+        "    neck=dict(in_channels=(112, 960), out_channels=(112, 960, 512, 256, 256, 128)),\n"
+        "    bbox_head=dict(in_channels=(112, 960, 512, 256, 256, 128), num_classes=3))\n"
+        f"train_dataloader = dict({loader.format(batch=4)}, dataset=dict(times=1, "
+        f"dataset={dataset.format(root=data_root, split='train')}))\n"
+        f"val_dataloader = dict({loader.format(batch=2)}, "
+        f"dataset={dataset.format(root=data_root, split='val')})\n"
+        f"test_dataloader = dict({loader.format(batch=2)}, "
+        f"dataset={dataset.format(root=data_root, split='test')})\n"
+        f"val_evaluator = dict(ann_file='{data_root}annotations/val.json')\n"
+        f"test_evaluator = dict(ann_file='{data_root}annotations/test.json')\n"
+        "train_cfg = dict(max_epochs=1, val_interval=1)\n"
+        "param_scheduler = [dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, "
+        "end=4)]\n")
+    work = tmp_path / 'work'
+    train = run_tool(['tools/train.py', config, '--work-dir', work])
+    assert 'Epoch(train) [1][4/4]' in train.stdout and 'Epoch(val) [1][2/2]' in train.stdout
+    test = run_tool(['tools/test.py', config, work / 'epoch_1.pth', '--work-dir', work])
+    assert 'Epoch(test) [2/2]' in test.stdout and 'bbox_mAP_copypaste' in test.stdout
