@@ -17,9 +17,12 @@ from .utils import inner_model
 
 PROBE_SHAPE = (1, 3, 64, 64)
 
-# Necks whose ``in_channels`` list the channels of the backbone's maps, one per map: in the
-# backbone's order, deepest map first, or in order after the input image (DetectoRS' RFP gets
-# the image as the backbone's first output). Subclasses count (FPN: PAFPN, GhostFPN).
+# Necks whose ``in_channels`` give the channels of the maps the part before them outputs (the
+# backbone, or the neck before in a list of necks): a list, one per map, in order, deepest map
+# first, or in order after the input image (DetectoRS' RFP gets the image as the backbone's
+# first output); or one number, that of the deepest map, the only one the neck takes (YOLOF,
+# CenterNet), or that of every map, all of one width (Libra R-CNN's BFP, DyHead). Subclasses
+# count (FPN: PAFPN, GhostFPN).
 NECK_INPUTS = {
     'RFP': 'after the image',
     'FPN': 'in order',
@@ -34,7 +37,16 @@ NECK_INPUTS = {
     'SSH': 'in order',
     'YOLOXPAFPN': 'in order',
     'YOLOV3Neck': 'deepest first',
+    'CTResNetNeck': 'deepest only',
+    'DilatedEncoder': 'deepest only',
+    'BFP': 'every map',
+    'DyHead': 'every map',
 }
+ONE_NUMBER = ('deepest only', 'every map')
+
+# Where a built neck keeps its input channels, if not in ``in_channels`` (CTResNetNeck reuses
+# it for its last deconvolution's width; ChannelMapper keeps only its convs).
+NECK_BUILT_INPUTS = {'CTResNetNeck': 'deconv_layers.0.conv.in_channels'}
 
 # Necks with a list setting that must start with ``in_channels`` (mmdet's SSDNeck asserts it):
 # a fix of ``in_channels`` names it too, its other entries kept.
@@ -123,10 +135,11 @@ def feature_channels(backbone: nn.Module, neck: Optional[nn.Module] = None) -> T
 def check_channels(model: nn.Module) -> None:
     """Check that each part of the detector takes the channels the part before it gives.
 
-    Raise :class:`NeckChannelsMismatchError` when the first neck is one of ``NECK_INPUTS``
-    (mmdet's FPN types, ``SSDNeck``, ``ChannelMapper``, the YOLO necks, ghostdet's
-    ``GhostFPN``) and its ``in_channels`` are not the channels its backbone outputs, e.g. after
-    a backbone swap that kept the old neck settings; and :class:`HeadChannelsMismatchError`
+    Raise :class:`NeckChannelsMismatchError` when a neck is one of ``NECK_INPUTS`` (mmdet's
+    FPN types, ``SSDNeck``, ``ChannelMapper``, the YOLO, YOLOF and CenterNet necks, ``BFP``,
+    ``DyHead``, ghostdet's ``GhostFPN``) and its ``in_channels`` are not the channels of the
+    maps the backbone (or, in a list of necks, the necks before it) outputs, e.g. after a
+    backbone swap that kept the old neck settings; and :class:`HeadChannelsMismatchError`
     when a one- or two-stage detector's heads (``HEAD_INPUTS``: the dense head's
     ``in_channels``, the RoI extractors' ``out_channels`` and the RoI heads' ``in_channels``)
     are not the channels of the maps the neck outputs, e.g. after the neck's ``out_channels``
@@ -145,10 +158,12 @@ def check_channels(model: nn.Module) -> None:
     if not isinstance(backbone, nn.Module):
         return
     neck = neck if isinstance(neck, nn.Module) else None
-    first = neck[0] if isinstance(neck, nn.Sequential) and len(neck) else neck
-    order, in_channels = _neck_inputs(type(first)), _built_neck_in_channels(first)
-    if order is not None and in_channels is not None:
-        _compare_neck_channels(backbone, in_channels, order)
+    necks = _neck_list(neck)
+    for index, part in enumerate(necks):
+        order = _neck_inputs(type(part))
+        if order is not None:
+            _compare_neck_channels(backbone, necks, index, _built_neck_in_channels(part),
+                                   order, listed=isinstance(neck, nn.Sequential))
     if isinstance(model, DETECTORS_WITH_HEADS):
         _compare_head_channels(model, backbone, neck)
 
@@ -156,11 +171,12 @@ def check_channels(model: nn.Module) -> None:
 def check_config_channels(cfg: Config, source: str = 'the config') -> None:
     """:func:`check_channels` on a config, before any Runner exists: builds only
     ``cfg.model.backbone`` and its neck(s) (no weights are loaded) and compares what they
-    output with the neck's ``in_channels`` and the heads' settings as the config has them.
+    output with the necks' ``in_channels`` and the heads' settings as the config has them.
     ``tools/train.py`` and ``tools/test.py`` call it with their other input checks, so a
     swapped backbone is one ``error:`` line instead of a traceback after the config and
     environment dump. A backbone the registry cannot build raises the registry's error here
-    as well; necks that cannot be built leave the heads unchecked (the Runner says why).
+    as well; necks that cannot be built leave the necks after the first and the heads
+    unchecked (the Runner says why).
 
     Args:
         cfg (Config): The config (its ``model`` an mmdet detector).
@@ -173,31 +189,37 @@ def check_config_channels(cfg: Config, source: str = 'the config') -> None:
     if not isinstance(backbone_cfg, dict):
         return
     neck_cfgs = model.get('neck')
+    listed = not isinstance(neck_cfgs, dict)
     neck_cfgs = [neck_cfgs] if isinstance(neck_cfgs, dict) else list(neck_cfgs or [])
     if not all(isinstance(n, dict) for n in neck_cfgs):
         return
     scope = cfg.get('default_scope')
-    neck_type = _registered(neck_cfgs[0].get('type'), scope) if neck_cfgs else None
-    order = _neck_inputs(neck_type)
+    neck_types = [_registered(n.get('type'), scope) for n in neck_cfgs]
+    orders = [_neck_inputs(t) for t in neck_types]
     detector = _registered(model.get('type'), scope)
     heads = isinstance(detector, type) and issubclass(detector, DETECTORS_WITH_HEADS)
-    if order is None and not heads:
+    if not any(orders) and not heads:
         return  # nothing to check: the backbone is not built
     with DefaultScope.overwrite_default_scope(scope):  # as the Runner
         backbone = MODELS.build(copy.deepcopy(backbone_cfg))
     try:
-        if order is not None:
-            _compare_neck_channels(backbone, neck_cfgs[0].get('in_channels', ()), order,
-                                   neck_cfgs[0], neck_type)
-        if not heads:
+        if orders and orders[0] is not None:
+            _compare_neck_channels(backbone, [], 0, neck_cfgs[0].get('in_channels'), orders[0],
+                                   neck_cfgs[0], neck_types[0], listed)
+        if not heads and not any(orders[1:]):
             return
         try:
             with DefaultScope.overwrite_default_scope(scope):
                 necks = [MODELS.build(copy.deepcopy(n)) for n in neck_cfgs]
         except Exception:  # noqa: BLE001  (the Runner will say why it cannot build them)
             return
-        neck = None if not necks else necks[0] if len(necks) == 1 else nn.Sequential(*necks)
-        _compare_head_channels(model, backbone, neck)
+        for index in range(1, len(necks)):
+            if orders[index] is not None:
+                _compare_neck_channels(backbone, necks, index,
+                                       neck_cfgs[index].get('in_channels'), orders[index])
+        if heads:
+            neck = None if not necks else necks[0] if len(necks) == 1 else nn.Sequential(*necks)
+            _compare_head_channels(model, backbone, neck)
     except ChannelsMismatchError as err:
         raise type(err)(f'{source}: {err}') from None
 
@@ -209,15 +231,15 @@ def _registered(name: Any, scope: Optional[str] = None) -> Any:
         return MODELS.get(name)
 
 
-def _built_neck_in_channels(neck: Optional[nn.Module]) -> Optional[Sequence[int]]:
-    """A built neck's ``in_channels``; mmdet's ``ChannelMapper`` keeps only its convs, and
-    ``SSDNeck`` nothing (None: its configs are checked, by :func:`check_config_channels`)."""
-    channels = getattr(neck, 'in_channels', None)
+def _built_neck_in_channels(neck: nn.Module) -> Any:
+    """A built neck's input channels (``NECK_BUILT_INPUTS``, else ``in_channels``; for mmdet's
+    ``ChannelMapper``, which keeps only its convs, theirs); None where it keeps none
+    (``SSDNeck``: its configs are checked, by :func:`check_config_channels`)."""
+    channels = _lookup(neck, _neck_inputs(type(neck), NECK_BUILT_INPUTS) or 'in_channels')
     convs = getattr(neck, 'convs', None)
     if channels is None and isinstance(convs, nn.ModuleList):
         channels = [getattr(getattr(c, 'conv', None), 'in_channels', None) for c in convs]
-    ok = isinstance(channels, Sequence) and all(isinstance(c, int) for c in channels)
-    return channels if ok else None
+    return channels if _is_channels(channels) else None
 
 
 def _neck_inputs(neck_type: Any, table: dict = NECK_INPUTS) -> Optional[str]:
@@ -228,32 +250,72 @@ def _neck_inputs(neck_type: Any, table: dict = NECK_INPUTS) -> Optional[str]:
     return None
 
 
-def _compare_neck_channels(backbone: nn.Module, in_channels, order: str,
-                           neck_cfg: Optional[dict] = None, neck_type: Any = None) -> None:
-    """``neck_cfg``, ``neck_type``: the config and class of the neck, for ``NECK_REPEATS``."""
-    expected = [int(c) for c in in_channels]
+def _compare_neck_channels(backbone: nn.Module, necks: Sequence[nn.Module], index: int,
+                           in_channels: Any, order: str, neck_cfg: Optional[dict] = None,
+                           neck_type: Any = None, listed: bool = True) -> None:
+    """Compare the ``in_channels`` of the ``index``-th neck (its ``order`` in ``NECK_INPUTS``)
+    with what the backbone, then ``necks[:index]``, output. ``neck_cfg``, ``neck_type``: the
+    first neck's config and class, for ``NECK_REPEATS``; ``listed``: the config has a list of
+    necks (``model.neck.<index>``)."""
+    if not _is_channels(in_channels) or isinstance(in_channels, int) != (order in ONE_NUMBER):
+        return  # another form than mmdet's: the neck's own checks will tell
     try:
-        found = list(backbone_out_channels(backbone))
+        found = list(feature_channels(backbone, nn.Sequential(*necks[:index])) if index
+                     else backbone_out_channels(backbone))
     except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see check_channels)
         return
-    wanted = {'deepest first': found[::-1], 'after the image': found[1:]}.get(order, found)
-    if wanted != expected:
-        what = (f'{len(found)} feature maps of {found} channels' if order != 'after the image'
-                else f'the image and {len(wanted)} feature maps of {wanted} channels')
-        raise NeckChannelsMismatchError(
-            f'model.neck.in_channels={expected}, but the backbone ({type(backbone).__name__}) '
-            f'outputs {what}: set model.neck.in_channels={wanted}'
-            + (' (deepest map first)' if order == 'deepest first' else '')
-            + _repeated_fix(neck_cfg, neck_type, expected, wanted)
-            + ", or the backbone's out_indices to the maps the neck expects")
+    setting = f'model.neck.{index}.in_channels' if listed else 'model.neck.in_channels'
+    maker = _output_of(backbone, necks[:index], ' before it')
+    if order in ONE_NUMBER:
+        expected, widths = int(in_channels), (found[-1:] if order == 'deepest only' else found)
+        if all(w == expected for w in widths):
+            return
+        fix = f'set {setting}={widths[0]}' if len(set(widths)) == 1 else ''
+        what = _maps(found) + (', the neck takes the last' if len(found) > 1 and order ==
+                               'deepest only' else '' if fix else
+                               ', the neck takes maps of one width only')
+    else:
+        expected = [int(c) for c in in_channels]
+        wanted = {'deepest first': found[::-1], 'after the image': found[1:]}.get(order, found)
+        if wanted == expected:
+            return
+        what = _maps(found) if order != 'after the image' else f'the image and {_maps(wanted)}'
+        fix = (f'set {setting}={wanted}'
+               + (' (deepest map first)' if order == 'deepest first' else '')
+               + _repeated_fix(setting, neck_cfg, neck_type, expected, wanted))
+    raise NeckChannelsMismatchError(
+        f'{setting}={expected}, but {maker} {what}'
+        + (f': {fix}' if fix else '')
+        + (", or the backbone's out_indices to the maps the neck expects"
+           if fix and index == 0 else ''))
 
 
-def _repeated_fix(neck_cfg: Optional[dict], neck_type: Any, old: list, new: list) -> str:
+def _neck_list(neck: Optional[nn.Module]) -> list:
+    """The necks of a model's ``neck`` (a list of necks is built as an ``nn.Sequential``)."""
+    return list(neck) if isinstance(neck, nn.Sequential) else [] if neck is None else [neck]
+
+
+def _output_of(backbone: nn.Module, necks: Sequence[nn.Module], where: str = '') -> str:
+    """'the backbone (GhostNet) outputs', 'the necks<where> (FPN, BFP) output'."""
+    if not necks:
+        return f'the backbone ({type(backbone).__name__}) outputs'
+    names = ', '.join(type(n).__name__ for n in necks)
+    return f'the necks{where} ({names}) output' if len(necks) > 1 else \
+        f'the neck{where} ({names}) outputs'
+
+
+def _maps(channels: Sequence[int]) -> str:
+    return (f'{len(channels)} feature map{"s" if len(channels) != 1 else ""} of '
+            f'{list(channels)} channels')
+
+
+def _repeated_fix(setting: str, neck_cfg: Optional[dict], neck_type: Any, old: list,
+                  new: list) -> str:
     key = _neck_inputs(neck_type, NECK_REPEATS)
     value = (neck_cfg or {}).get(key) if key else None
     if not _is_channels(value) or isinstance(value, int) or list(value)[:len(old)] != old:
         return ''
-    return f' and model.neck.{key}={new + list(value)[len(old):]}'
+    return f' and {setting.rsplit(".", 1)[0]}.{key}={new + list(value)[len(old):]}'
 
 
 def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Module]) -> None:
@@ -278,15 +340,10 @@ def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Mo
             else:
                 unfixable.append(f'{name} takes maps of one width only')
     if wrong:
-        if neck is None:
-            maker = f'the backbone ({type(backbone).__name__})'
-        elif isinstance(neck, nn.Sequential):
-            maker = f'the necks ({", ".join(type(n).__name__ for n in neck)})'
-        else:
-            maker = f'the neck ({type(neck).__name__})'
+        necks = _neck_list(neck)
         raise HeadChannelsMismatchError(
-            f'{", ".join(wrong)}, but {maker} outputs {len(maps)} feature maps of {maps} '
-            'channels' + (f': set {", ".join(fixes)}' if fixes else '')
+            f'{", ".join(wrong)}, but {_output_of(backbone, necks)} {_maps(maps)}'
+            + (f': set {", ".join(fixes)}' if fixes else '')
             + ''.join(f'; {u}' for u in unfixable))
 
 

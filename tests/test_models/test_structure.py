@@ -69,10 +69,11 @@ def test_a_backbone_without_out_channels_is_probed_without_side_effects():
 
 def test_necks_of_other_types_and_orders_are_checked():
     backbone = GhostNet(1.0, out_indices=(1, 2, 4))
-    for neck in (ChannelMapper([1, 2, 3], 8), nn.Sequential(FPN([1, 2, 3], 8, 3))):
-        with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[40, '
-                           r'112, 960\], or'):  # a ChannelMapper keeps no in_channels
-            check_channels(Detector(backbone, neck))  # and the first of a list of necks
+    for neck, setting in ((ChannelMapper([1, 2, 3], 8), 'neck'),  # keeps no in_channels
+                          (nn.Sequential(FPN([1, 2, 3], 8, 3)), r'neck\.0')):  # a list of necks
+        with pytest.raises(NeckChannelsMismatchError, match=rf'set model.{setting}.in_channels='
+                           r'\[40, 112, 960\], or'):
+            check_channels(Detector(backbone, neck))
     check_channels(Detector(backbone, ChannelMapper([40, 112, 960], 8)))
     yolo = YOLOV3Neck(3, in_channels=[960, 112, 40], out_channels=[32, 16, 8])
     check_channels(Detector(backbone, yolo))  # deepest map first, as mmdet's YOLOv3 has it
@@ -85,12 +86,71 @@ def test_necks_of_other_types_and_orders_are_checked():
 def test_what_is_not_checked():
     backbone = GhostNet(1.0, out_indices=(1, 2, 4))
     check_channels(Detector(backbone))  # no neck
-    check_channels(Detector(backbone, BFP(7, 3)))  # in_channels of another meaning
+    check_channels(Detector(backbone, nn.Identity()))  # a neck of another type
     check_channels(nn.Linear(2, 2))  # no backbone (an ONNX network has none)
     detector = Detector(backbone, FPN([40, 112, 960], 8, 3))
     detector.bbox_head = nn.Conv2d(5, 5, 1)  # a head whose in_channels do not fit, in a model
     detector.bbox_head.in_channels = 5       # of another kind (DETR types): not checked
     check_channels(detector)
+
+
+@pytest.mark.parametrize('config,stale', [
+    ('yolof/yolof_r50-c5_8xb8-1x_coco.py', 2048),  # DilatedEncoder
+    ('centernet/centernet_r18_8xb16-crop512-140e_coco.py', 512),  # CTResNetNeck
+])
+def test_necks_that_take_the_deepest_map_only_are_checked(config, stale):
+    """YOLOF's and CenterNet's necks take one map, the deepest: ``in_channels`` is a number
+    (a built CTResNetNeck reuses ``in_channels`` for its own width: its first conv's count)."""
+    cfg = load_config(f'mmdet::{config}')
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(2, 4))
+    match = (rf'model.neck.in_channels={stale}, but the backbone \(GhostNet\) outputs 2 '
+             r'feature maps of \[112, 960\] channels, the neck takes the last: set '
+             r'model.neck.in_channels=960, or ')
+    with pytest.raises(NeckChannelsMismatchError, match=rf'^the config: {match}'):
+        check_config_channels(cfg)
+    with pytest.raises(NeckChannelsMismatchError, match=rf'^{match}'):
+        check_channels(build(cfg.model))
+    cfg.model.backbone.out_indices = (4, )
+    with pytest.raises(NeckChannelsMismatchError, match=r'outputs 1 feature map of \[960\] '
+                       r'channels: set model.neck.in_channels=960, or '):
+        check_config_channels(cfg)
+    cfg.model.neck.in_channels = 960
+    check_config_channels(cfg)
+    model = build(cfg.model)
+    check_channels(model)
+    with torch.no_grad():
+        assert len(model.eval().extract_feat(torch.zeros(1, 3, 64, 64))) == 1  # it runs
+
+
+def test_a_neck_after_another_is_checked_against_it():
+    """Libra R-CNN's BFP (after an FPN) takes maps of one width, its ``in_channels``; a
+    narrowed FPN is named in the neck after it first, then in the heads."""
+    cfg = load_config('mmdet::libra_rcnn/libra-faster-rcnn_r50_fpn_1x_coco.py')
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 4))
+    with pytest.raises(NeckChannelsMismatchError, match=r'^the config: model.neck.0.in_channels'
+                       r'=\[256, 512, 1024, 2048\], but the backbone \(GhostNet\) outputs 4 '
+                       r'feature maps of \[24, 40, 112, 960\] channels: set model.neck.0.in_'
+                       r'channels=\[24, 40, 112, 960\], or '):
+        check_config_channels(cfg)
+    cfg.model.neck[0].in_channels = [24, 40, 112, 960]
+    check_config_channels(cfg)
+    cfg.model.neck[0].out_channels = 128
+    match = (r'model.neck.1.in_channels=256, but the neck before it \(FPN\) outputs 5 feature '
+             r'maps of \[128, 128, 128, 128, 128\] channels: set model.neck.1.in_channels=128$')
+    with pytest.raises(NeckChannelsMismatchError, match=rf'^the config: {match}'):
+        check_config_channels(cfg)
+    model = build(cfg.model)
+    with pytest.raises(NeckChannelsMismatchError, match=rf'^{match}'):
+        check_channels(model)
+    cfg.model.neck[1].in_channels = 128
+    with pytest.raises(HeadChannelsMismatchError, match=r'^the config: model.rpn_head.in_'
+                       r'channels=256, .*, but the necks \(FPN, BFP\) output 5 feature maps '):
+        check_config_channels(cfg)
+    backbone = GhostNet(1.0, out_indices=(1, 2, 4))
+    with pytest.raises(NeckChannelsMismatchError, match=r'^model.neck.in_channels=7, but the '
+                       r'backbone \(GhostNet\) outputs 3 feature maps of \[40, 112, 960\] '
+                       r'channels, the neck takes maps of one width only$'):
+        check_channels(Detector(backbone, BFP(7, 3)))  # no setting of BFP's fixes it
 
 
 def test_heads_left_with_the_old_neck_width_are_named_with_every_setting_to_change():
@@ -173,6 +233,9 @@ def test_ssdlite_with_a_swapped_backbone_is_checked_neck_then_head():
     'detectors/cascade-rcnn_r50-rfp_1x_coco.py',  # the backbone's first output is the image
     'faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py',  # a shared head widens RoI features
     'dyhead/atss_r50_fpn_dyhead_1x_coco.py',  # a list of necks
+    'libra_rcnn/libra-faster-rcnn_r50_fpn_1x_coco.py',  # a neck of one width after the FPN
+    'yolof/yolof_r50-c5_8xb8-1x_coco.py',  # the deepest map only
+    'centernet/centernet_r18_8xb16-crop512-140e_coco.py',
     'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'yolo/yolov3_mobilenetv2_8xb24-320-300e_coco.py',  # deepest map first
     'yolox/yolox_tiny_8xb8-300e_coco.py',
@@ -220,10 +283,13 @@ def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
     with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[32, '):
         check_config_channels(cfg)  # other neck types
     cfg.model.neck = [dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)]
-    with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[32, '):
+    with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.0.in_channels=\[32, '):
         check_config_channels(cfg)  # the first of a list of necks
     cfg.model.neck = dict(type='BFP', in_channels=7, num_levels=3)
-    check_config_channels(cfg)  # in_channels of another meaning: not checked
+    with pytest.raises(NeckChannelsMismatchError, match=r'in_channels=7, .* one width only$'):
+        check_config_channels(cfg)  # a number for every map
+    cfg.model.neck = dict(type='BFP', in_channels=[7], num_levels=3)
+    check_config_channels(cfg)  # not mmdet's form: BFP's own error will tell
     cfg.model.backbone = dict(type='NoSuchNet')
     cfg.model.neck = dict(type='FPN', in_channels=[1], out_channels=8, num_outs=1)
     with pytest.raises(KeyError, match='NoSuchNet'):  # the registry's error, now
@@ -231,7 +297,7 @@ def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
     cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(4, ))
     del cfg.model.neck  # the head takes the backbone's maps
     with pytest.raises(HeadChannelsMismatchError, match=r'^the config: model.bbox_head.in_'
-                       r'channels=64, but the backbone \(GhostNet\) outputs 1 feature maps of '
+                       r'channels=64, but the backbone \(GhostNet\) outputs 1 feature map of '
                        r'\[960\] channels: set model.bbox_head.in_channels=960$'):
         check_config_channels(cfg)
     cfg.model.backbone.out_indices = (1, 2, 4)
