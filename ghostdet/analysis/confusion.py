@@ -22,6 +22,7 @@ matrix unreadable. This module keeps mmdet's layout (background last) and fixes 
 """
 import json
 import os.path as osp
+import sys
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -177,7 +178,7 @@ def confusion_matrix(dataset: Any,
     """
     num_classes = len(dataset.metainfo['classes'])
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
-    bar = ProgressBar(len(predictions)) if progress else None
+    bar = ProgressBar(len(predictions), file=sys.stdout) if progress else None
     for prediction, info in paired_with_test_set(dataset, predictions):
         gts = info['instances']
         bboxes, scores, labels = prediction_arrays(prediction)

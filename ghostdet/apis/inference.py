@@ -164,7 +164,7 @@ def run_demo(config: str,
     out = Path(out_dir)
     (out / 'vis').mkdir(parents=True, exist_ok=True)
     predictions, skipped = [], []
-    bar = ProgressBar(len(images))
+    bar = ProgressBar(len(images), file=sys.stdout)
     try:
         for path, name in zip(images, picture_names(images)):
             try:  # one unreadable file in a folder is named and skipped, not the end of the run

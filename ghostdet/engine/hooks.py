@@ -7,6 +7,7 @@ import copy
 import math
 import os.path as osp
 import random
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -253,7 +254,9 @@ class ProgressBarHook(Hook):
     def _start(self, runner, dataloader) -> None:
         from mmengine.dist import is_main_process
         from mmengine.utils import ProgressBar
-        self._bar = ProgressBar(len(dataloader.dataset)) if is_main_process() else None
+        # file: the stdout of now (mmengine's default is that of its import)
+        self._bar = (ProgressBar(len(dataloader.dataset), file=sys.stdout)
+                     if is_main_process() else None)
 
     def _update(self, data_batch) -> None:
         if self._bar is not None:

@@ -162,7 +162,7 @@ class FakeDataset:
         return self.infos[i]
 
 
-def test_test_set_matrix_and_its_errors():
+def test_test_set_matrix_and_its_errors(capsys):
     infos = [dict(img_id=7, instances=[dict(bbox=A, bbox_label=0, ignore_flag=0)]),
              dict(img_id=9, instances=[dict(bbox=B, bbox_label=2, ignore_flag=0)])]
     predictions = [dict(img_id=9, pred_instances=dict(bboxes=np.array([B]), scores=[0.9],
@@ -171,6 +171,7 @@ def test_test_set_matrix_and_its_errors():
                                                       labels=[]))]
     m = confusion_matrix(FakeDataset(infos), predictions)
     assert cells(m) == {(2, 2): 1, (0, 3): 1}  # matched by image id, not by position
+    assert '] 2/2, ' in capsys.readouterr().out  # a progress bar, on the stdout of now
     with pytest.raises(ValueError, match='predictions hold 1 images, the test set 2'):
         confusion_matrix(FakeDataset(infos), predictions[:1])
     predictions[0]['img_id'] = 8

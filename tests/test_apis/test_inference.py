@@ -94,6 +94,7 @@ def test_demo_skips_an_unreadable_image_and_overwrites_no_picture(demo_images, t
         in captured.err
     assert 'wrote the detections of 5 images to ' in captured.out
     assert '; skipped 1 unreadable: ' in captured.out
+    assert '] 6/6, ' in captured.out  # the progress bar counted every file, the skipped too
 
 
 def test_demo_stopped_midway_keeps_the_predictions_made(demo_images, tmp_path, monkeypatch,

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.engine import CheckpointKeysHook, FiniteLossHook, FuseConvBNHook
+from ghostdet.engine import (CheckpointKeysHook, FiniteLossHook, FuseConvBNHook,
+                             ProgressBarHook)
 from ghostdet.models.utils import CheckpointMismatchError
 
 
@@ -65,6 +66,21 @@ def test_checkpoint_keys_hook_names_what_auto_resume_loaded(tmp_path):
     runner = fake_runner(tmp_path, resume=True, model=Net(width=8))
     with pytest.raises(CheckpointMismatchError, match='iter_2.pth'):
         CheckpointKeysHook().after_load_checkpoint(runner, Net(width=4).state_dict())
+
+
+def test_progress_bar_hook_counts_the_test_images_on_the_stdout_of_the_run(capsys):
+    """The bar writes to the ``sys.stdout`` of the test run, not to the one mmengine was
+    imported with (a caller that redirects stdout gets the bar)."""
+    hook = ProgressBarHook()
+    runner = SimpleNamespace(test_dataloader=SimpleNamespace(dataset=[0] * 5))
+    hook.before_test_epoch(runner)
+    for size in (2, 2, 1):
+        hook.after_test_iter(runner, 0, dict(inputs=[None] * size))
+    hook.after_test_epoch(runner)
+    out = capsys.readouterr().out
+    bar, counts = out.rstrip().split('\r')[-1].split('] ')
+    assert ' 2/5, ' in out and ' 4/5, ' in out and counts.startswith('5/5, ')
+    assert set(bar) == {'[', '>'}  # full: every image counted, once
 
 
 def test_fuse_conv_bn_hook_folds_the_test_model_in_place_and_logs_it():
