@@ -4,7 +4,7 @@ expect is named with the settings to change before the first forward fails deep 
 convolution."""
 import copy
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,7 +15,9 @@ from mmengine.registry import DefaultScope
 
 from .utils import inner_model
 
-PROBE_SHAPE = (1, 3, 64, 64)
+# Sides of the square zero images run through a backbone (and neck) to see their channels: the
+# next where the one before is too small for the model (SSD512's extra layers, RFP, ...).
+PROBE_SIZES = (64, 512)
 
 # Necks whose ``in_channels`` give the channels of the maps the part before them outputs (the
 # backbone, or the neck before in a list of necks): a list, one per map, in order, deepest map
@@ -95,16 +97,28 @@ def eval_no_grad(model: nn.Module) -> Iterator[None]:
             module.training = mode
 
 
-def _probe(model: nn.Module) -> torch.Tensor:
+def _probed(model: nn.Module, forward: Callable[[torch.Tensor], Sequence[torch.Tensor]]
+            ) -> Tuple[int, ...]:
+    """Channels of the maps ``forward`` makes of a zero image of each of ``PROBE_SIZES`` in
+    turn, until one runs through ``model`` (on its device, in eval mode, without autograd)."""
     param = next(model.parameters(), None)
-    return torch.zeros(*PROBE_SHAPE, device=param.device if param is not None else 'cpu')
+    device = param.device if param is not None else 'cpu'
+    with eval_no_grad(model):
+        for size in PROBE_SIZES:
+            try:
+                outs = forward(torch.zeros(1, 3, size, size, device=device))
+                return tuple(int(o.shape[1]) for o in outs)
+            except RuntimeError:  # too small for the model (a shape error): a larger one
+                if size == PROBE_SIZES[-1]:
+                    raise
 
 
 def backbone_out_channels(backbone: nn.Module) -> Tuple[int, ...]:
     """Channels of each feature map ``backbone`` returns.
 
-    Uses the ``out_channels`` attribute of ghostdet backbones, else runs a 1x3x64x64 input on
-    the backbone's device, in eval mode (mmdet's MobileNetV2 has no such attribute).
+    Uses the ``out_channels`` attribute of ghostdet backbones, else runs a 1x3x64x64 zero image
+    (1x3x512x512 where that is too small) on the backbone's device, in eval mode (mmdet's
+    MobileNetV2 has no such attribute).
 
     Args:
         backbone (nn.Module): A detection backbone.
@@ -115,21 +129,16 @@ def backbone_out_channels(backbone: nn.Module) -> Tuple[int, ...]:
     channels = getattr(backbone, 'out_channels', None)
     if isinstance(channels, (tuple, list)) and all(isinstance(c, int) for c in channels):
         return tuple(channels)
-    with eval_no_grad(backbone):
-        outs = backbone(_probe(backbone))
-    return tuple(int(o.shape[1]) for o in outs)
+    return _probed(backbone, backbone)
 
 
 def feature_channels(backbone: nn.Module, neck: Optional[nn.Module] = None) -> Tuple[int, ...]:
     """Channels of each map the heads get: what ``neck`` (a list of necks: an
-    ``nn.Sequential``) makes of a 1x3x64x64 input through ``backbone``, or without a neck what
-    the backbone outputs. Eval mode and no autograd, as :func:`backbone_out_channels`."""
-    model = nn.ModuleList([backbone] + ([neck] if neck is not None else []))
-    with eval_no_grad(model):
-        outs = backbone(_probe(backbone))
-        if neck is not None:
-            outs = neck(outs)
-    return tuple(int(o.shape[1]) for o in outs)
+    ``nn.Sequential``) makes of a zero image through ``backbone``, or without a neck what the
+    backbone outputs; as :func:`backbone_out_channels` (sizes: ``PROBE_SIZES``)."""
+    if neck is None:
+        return _probed(backbone, backbone)
+    return _probed(nn.ModuleList([backbone, neck]), lambda image: neck(backbone(image)))
 
 
 def check_channels(model: nn.Module) -> None:
@@ -146,8 +155,8 @@ def check_channels(model: nn.Module) -> None:
     changed, naming every setting to change at once.
 
     Other necks, other detectors (DETR types) and models without a backbone (an ONNX
-    network) are not checked; nor is what a 1x3x64x64 probe cannot run through (the first
-    forward will say why).
+    network) are not checked; nor is what a 1x3x512x512 probe cannot run through either (the
+    first forward will say why).
 
     Args:
         model (nn.Module): The detector, or a model wrapper (DDP, test-time augmentation)

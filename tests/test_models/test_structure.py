@@ -153,6 +153,30 @@ def test_a_neck_after_another_is_checked_against_it():
         check_channels(Detector(backbone, BFP(7, 3)))  # no setting of BFP's fixes it
 
 
+def test_a_model_a_small_probe_cannot_run_through_is_probed_larger():
+    """A 64x64 zero image is too small for SSD512's last neck layers (and for DetectoRS, deep
+    FPNs, ...): a 512x512 one is run then, instead of leaving the check undone."""
+    cfg = load_config('mmdet::ssd/ssd512_coco.py')
+    check_config_channels(cfg)
+    cfg.model.bbox_head.in_channels = (512, 1024, 512, 256, 256, 256, 128)
+    with pytest.raises(HeadChannelsMismatchError, match=r'outputs 7 feature maps of \[512, 1024, '
+                       r'512, 256, 256, 256, 256\] channels: set model.bbox_head.in_channels='):
+        check_config_channels(cfg)
+
+    class Wide(nn.Module):  # needs 100 pixels a side
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 100)
+
+        def forward(self, x):
+            return (self.conv(x), )
+
+    assert backbone_out_channels(Wide()) == (8, )
+    assert feature_channels(Wide(), FPN([8], 4, 1)) == (4, )
+    with pytest.raises(RuntimeError, match=r'input size per channel: \(512 x 512\)'):
+        backbone_out_channels(nn.Sequential(nn.Conv2d(3, 8, 600)))  # none runs: the last error
+
+
 def test_heads_left_with_the_old_neck_width_are_named_with_every_setting_to_change():
     cfg = load_config(QUICKSTART)
     check_channels(MODELS.build(cfg.model))  # as configured: fits
