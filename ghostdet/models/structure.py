@@ -67,6 +67,20 @@ HEAD_INPUTS = (
     ('roi_head.mask_head', 'in_channels', 'roi_head.shared_head'),
 )
 
+# Settings of a one- or two-stage detector's heads that give the stride of each map they take
+# (pixels of the image per pixel of the map), in the order the neck outputs them: every map
+# ('all'), or the first ones ('first': RoI extractors use the first maps of the neck's list).
+# SSD's anchor generators are not compared: their strides are set for one input size.
+HEAD_STRIDES = (
+    ('bbox_head', 'anchor_generator.strides', 'all'),
+    ('bbox_head', 'prior_generator.strides', 'all'),
+    ('bbox_head', 'strides', 'all'),
+    ('rpn_head', 'anchor_generator.strides', 'all'),
+    ('roi_head.bbox_roi_extractor', 'featmap_strides', 'first'),
+    ('roi_head.mask_roi_extractor', 'featmap_strides', 'first'),
+)
+STRIDE_PROBE_SIZE = 512
+
 # Detectors whose heads take the neck's maps as they are (not DETR types, which encode them).
 DETECTORS_WITH_HEADS = (SingleStageDetector, TwoStageDetector)
 
@@ -81,6 +95,11 @@ class NeckChannelsMismatchError(ChannelsMismatchError):
 
 class HeadChannelsMismatchError(ChannelsMismatchError):
     """A head's channels differ from those of the maps the neck (or backbone) outputs."""
+
+
+class HeadStridesMismatchError(ValueError):
+    """A head's strides (its anchors' or points' spacing, its RoI extractor's scales) differ
+    from those of the maps the neck (or backbone) outputs."""
 
 
 @contextmanager
@@ -180,7 +199,11 @@ def check_channels(model: nn.Module) -> None:
 def check_config_channels(cfg: Config, source: str = 'the config') -> None:
     """:func:`check_channels` on a config, before any Runner exists: builds only
     ``cfg.model.backbone`` and its neck(s) (no weights are loaded) and compares what they
-    output with the necks' ``in_channels`` and the heads' settings as the config has them.
+    output with the necks' ``in_channels`` and the heads' settings as the config has them;
+    and, here only, the strides of the maps (on a 512x512 image) with the heads' strides
+    (``HEAD_STRIDES``: anchor and point generators, RoI extractors), raising
+    :class:`HeadStridesMismatchError`, e.g. for a neck that starts at the second map of a
+    backbone that has one map fewer than the one it was set for.
     ``tools/train.py`` and ``tools/test.py`` call it with their other input checks, so a
     swapped backbone is one ``error:`` line instead of a traceback after the config and
     environment dump. A backbone the registry cannot build raises the registry's error here
@@ -229,7 +252,8 @@ def check_config_channels(cfg: Config, source: str = 'the config') -> None:
         if heads:
             neck = None if not necks else necks[0] if len(necks) == 1 else nn.Sequential(*necks)
             _compare_head_channels(model, backbone, neck)
-    except ChannelsMismatchError as err:
+            _compare_head_strides(model, backbone, neck)
+    except (ChannelsMismatchError, HeadStridesMismatchError) as err:
         raise type(err)(f'{source}: {err}') from None
 
 
@@ -354,6 +378,71 @@ def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Mo
             f'{", ".join(wrong)}, but {_output_of(backbone, necks)} {_maps(maps)}'
             + (f': set {", ".join(fixes)}' if fixes else '')
             + ''.join(f'; {u}' for u in unfixable))
+
+
+def feature_strides(backbone: nn.Module, neck: Optional[nn.Module] = None,
+                    size: int = STRIDE_PROBE_SIZE) -> Tuple[Optional[int], ...]:
+    """Stride of each map the heads get (``size`` over the map's width, for a ``size`` x
+    ``size`` zero image through ``backbone`` and ``neck``; None where that is not a whole
+    number); eval mode, no autograd, as :func:`feature_channels`."""
+    model = nn.ModuleList([backbone] + ([neck] if neck is not None else []))
+    param = next(model.parameters(), None)
+    image = torch.zeros(1, 3, size, size, device=param.device if param is not None else 'cpu')
+    with eval_no_grad(model):
+        outs = backbone(image)
+        outs = neck(outs) if neck is not None else outs
+    widths = [int(o.shape[-1]) for o in outs]
+    return tuple(size // w if w and size % w == 0 else None for w in widths)
+
+
+def _compare_head_strides(model: Any, backbone: nn.Module, neck: Optional[nn.Module]) -> None:
+    """``model``: the detector's config (``HEAD_STRIDES`` as the config has them)."""
+    settings = []
+    for path, key, span in HEAD_STRIDES:
+        part = _lookup(model, path)
+        generator = _lookup(part, key.rsplit('.', 1)[0]) if '.' in key else None
+        if 'SSD' in str(_lookup(generator, 'type')):
+            continue
+        strides = _strides(_lookup(part, key))
+        if strides:
+            settings.append((f'model.{path}.{key}', strides, span))
+    if not settings:
+        return
+    try:
+        found = list(feature_strides(backbone, neck))
+    except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see check_channels)
+        return
+    if None in found:
+        return
+    wrong, fixes = [], []
+    for name, strides, span in settings:
+        wanted = found[:len(strides)] if span == 'first' else found
+        if strides != wanted:
+            wrong.append(f'{name}={strides}')
+            fixes.append(f'{name}={wanted}')
+    if wrong:
+        size = STRIDE_PROBE_SIZE
+        raise HeadStridesMismatchError(
+            f'{", ".join(wrong)}, but {_output_of(backbone, _neck_list(neck))} '
+            f'{len(found)} feature map{"s" if len(found) != 1 else ""} of strides {found} '
+            f'(a {size}x{size} image gives maps {[size // f for f in found]} wide): set '
+            f'{", ".join(fixes)}, or change the maps (the backbone\'s out_indices, the neck\'s '
+            'start_level) to the strides the heads expect')
+
+
+def _strides(value: Any) -> Optional[list]:
+    """A list of strides as ints (an ``(x, y)`` pair of one value counts as that value);
+    None for other forms (floats, unequal pairs)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    strides = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and len(set(item)) == 1:
+            item = item[0]
+        if not isinstance(item, int) or isinstance(item, bool):
+            return None
+        strides.append(item)
+    return strides
 
 
 def _head_settings(model: Any) -> Iterator[Tuple[str, Any]]:

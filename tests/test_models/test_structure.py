@@ -8,9 +8,10 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.registry import DefaultScope
 
 from ghostdet.analysis import load_config
-from ghostdet.models import (GhostNet, HeadChannelsMismatchError, MobileNetV3,
-                             NeckChannelsMismatchError, backbone_out_channels, check_channels,
-                             check_config_channels, feature_channels)
+from ghostdet.models import (GhostNet, HeadChannelsMismatchError, HeadStridesMismatchError,
+                             MobileNetV3, NeckChannelsMismatchError, backbone_out_channels,
+                             check_channels, check_config_channels, feature_channels,
+                             feature_strides)
 from tests.helpers import REPO
 
 QUICKSTART = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -177,6 +178,38 @@ def test_a_model_a_small_probe_cannot_run_through_is_probed_larger():
         backbone_out_channels(nn.Sequential(nn.Conv2d(3, 8, 600)))  # none runs: the last error
 
 
+def test_heads_whose_strides_the_maps_do_not_have_are_named():
+    """mmdet's RetinaNet starts its FPN at the second of ResNet's four maps; with GhostNet's
+    three (strides 8, 16, 32) the channels fit once set, but the maps are twice as coarse as
+    the anchors' strides: it would train, badly, without a word."""
+    assert feature_strides(GhostNet(1.0, out_indices=(0, 1, 2, 3, 4))) == (4, 8, 16, 32, 32)
+    cfg = load_config('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 4))
+    cfg.model.neck.in_channels = [40, 112, 960]
+    with pytest.raises(HeadStridesMismatchError, match=r'^the config: model.bbox_head.anchor_'
+                       r'generator.strides=\[8, 16, 32, 64, 128\], but the neck \(FPN\) outputs '
+                       r'5 feature maps of strides \[16, 32, 64, 128, 256\] \(a 512x512 image '
+                       r'gives maps \[32, 16, 8, 4, 2\] wide\): set model.bbox_head.anchor_'
+                       r'generator.strides=\[16, 32, 64, 128, 256\], or change the maps '):
+        check_config_channels(cfg)
+    cfg.model.neck.start_level = 0  # all three maps: strides 8 to 128
+    check_config_channels(cfg)
+
+    cfg = load_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 3, 4))
+    cfg.model.neck.in_channels = [40, 112, 160, 960]  # two maps of stride 32
+    with pytest.raises(HeadStridesMismatchError, match=r'^the config: model.rpn_head.anchor_'
+                       r'generator.strides=\[4, 8, 16, 32, 64\], model.roi_head.bbox_roi_'
+                       r'extractor.featmap_strides=\[4, 8, 16, 32\], but the neck \(FPN\) '
+                       r'outputs 5 feature maps of strides \[8, 16, 32, 32, 64\] .*: set '
+                       r'model.rpn_head.anchor_generator.strides=\[8, 16, 32, 32, 64\], '
+                       r'model.roi_head.bbox_roi_extractor.featmap_strides=\[8, 16, 32, 32\], '):
+        check_config_channels(cfg)
+    cfg.model.backbone.out_indices = (0, 1, 2, 4)
+    cfg.model.neck.in_channels = [24, 40, 112, 960]
+    check_config_channels(cfg)
+
+
 def test_heads_left_with_the_old_neck_width_are_named_with_every_setting_to_change():
     cfg = load_config(QUICKSTART)
     check_channels(MODELS.build(cfg.model))  # as configured: fits
@@ -329,6 +362,11 @@ def test_a_config_is_checked_before_any_runner_from_its_backbone_alone():
                        r'960\] channels; model.bbox_head.in_channels takes maps of one width'):
         check_config_channels(cfg)
     cfg.model.bbox_head.in_channels = [40, 112, 960]  # a list, as some heads take
+    with pytest.raises(HeadStridesMismatchError, match=r'strides=\[8, 16, 32, 64, 128\], but '
+                       r'the backbone \(GhostNet\) outputs 3 feature maps of strides \[8, 16, '
+                       r'32\] '):
+        check_config_channels(cfg)  # then the anchors: for five maps, not three
+    cfg.model.bbox_head.anchor_generator.strides = [8, 16, 32]
     check_config_channels(cfg)
 
 
