@@ -292,10 +292,9 @@ def _compare_neck_channels(backbone: nn.Module, necks: Sequence[nn.Module], inde
     necks (``model.neck.<index>``)."""
     if not _is_channels(in_channels) or isinstance(in_channels, int) != (order in ONE_NUMBER):
         return  # another form than mmdet's: the neck's own checks will tell
-    try:
-        found = list(feature_channels(backbone, nn.Sequential(*necks[:index])) if index
-                     else backbone_out_channels(backbone))
-    except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see check_channels)
+    found = (_measured(feature_channels, backbone, nn.Sequential(*necks[:index])) if index
+             else _measured(backbone_out_channels, backbone))
+    if found is None:
         return
     setting = f'model.neck.{index}.in_channels' if listed else 'model.neck.in_channels'
     maker = _output_of(backbone, necks[:index], ' before it')
@@ -321,6 +320,15 @@ def _compare_neck_channels(backbone: nn.Module, necks: Sequence[nn.Module], inde
         + (f': {fix}' if fix else '')
         + (", or the backbone's out_indices to the maps the neck expects"
            if fix and index == 0 else ''))
+
+
+def _measured(probe: Callable, *args: Any) -> Optional[list]:
+    """``probe(*args)`` as a list; None where the probe fails: it checks nothing then (the
+    first forward will say why)."""
+    try:
+        return list(probe(*args))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _neck_list(neck: Optional[nn.Module]) -> list:
@@ -356,9 +364,8 @@ def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Mo
     settings = list(_head_settings(model))
     if not settings:
         return
-    try:
-        maps = list(feature_channels(backbone, neck))
-    except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see check_channels)
+    maps = _measured(feature_channels, backbone, neck)
+    if maps is None:
         return
     wrong, fixes, unfixable = [], [], []
     for name, value in settings:
@@ -408,11 +415,8 @@ def _compare_head_strides(model: Any, backbone: nn.Module, neck: Optional[nn.Mod
             settings.append((f'model.{path}.{key}', strides, span))
     if not settings:
         return
-    try:
-        found = list(feature_strides(backbone, neck))
-    except Exception:  # noqa: BLE001  (a probe that fails checks nothing; see check_channels)
-        return
-    if None in found:
+    found = _measured(feature_strides, backbone, neck)
+    if found is None or None in found:
         return
     wrong, fixes = [], []
     for name, strides, span in settings:
