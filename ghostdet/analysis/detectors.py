@@ -76,7 +76,9 @@ def replace_backbone(config: ConfigLike,
     """A copy of ``config`` with its backbone and/or neck type changed.
 
     The neck's ``in_channels`` are set to what the new backbone returns, so any backbone drops
-    into any FPN-style config.
+    into any FPN-style config; the maps' strides are the caller's to keep: mmdet's configs start
+    their FPN at the second of ResNet's four maps, so a backbone there needs four maps too
+    (:func:`~ghostdet.models.check_config_channels` names the heads' strides otherwise).
 
     Args:
         config (str, Path or Config): The detector config.

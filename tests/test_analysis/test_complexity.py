@@ -14,7 +14,9 @@ from ghostdet.models.layers import GhostModule
 
 RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-GHOSTNET = dict(type='GhostNet', widen_factor=0.5, out_indices=(1, 2, 4))
+# four maps, strides 4 to 32, as mmdet's configs take from ResNet (their FPN starting at the
+# second: with three, the maps' strides would be twice the anchors')
+GHOSTNET = dict(type='GhostNet', widen_factor=0.5, out_indices=(0, 1, 2, 4))
 
 
 def test_single_conv():
@@ -168,7 +170,7 @@ def test_retinanet_components_by_hand():
 
 def test_faster_rcnn_roi_head_at_stated_proposals():
     model = build_detector(
-        replace_backbone(FASTER_RCNN, dict(GHOSTNET, out_indices=(0, 1, 2, 4))))
+        replace_backbone(FASTER_RCNN, GHOSTNET))
     rows = detector_complexity(model, (100, 120), num_proposals=10, with_mmengine=False)
     assert [r.name for r in rows] == ['backbone', 'neck', 'rpn_head', 'roi_head', 'total']
     comp = _by_name(rows)

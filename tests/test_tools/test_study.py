@@ -28,8 +28,8 @@ def study(tmp_path_factory):
     mnv3.write_text(
         f"_base_ = '{QUICKSTART}'\n"
         "model = dict(backbone=dict(_delete_=True, type='MobileNetV3', arch='large',\n"
-        "    out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True),\n"
-        "    norm_eval=False), neck=dict(in_channels=[24, 40, 112, 960]))\n")
+        "    out_indices=(1, 2, 3), norm_cfg=dict(type='BN', requires_grad=True),\n"
+        "    norm_eval=False), neck=dict(in_channels=[40, 112, 960]))\n")
     d = f'{data}/'
     options = {
         'train_dataloader.dataset.data_root': d, 'val_dataloader.dataset.data_root': d,
