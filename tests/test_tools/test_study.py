@@ -338,17 +338,18 @@ def test_time_limit_stops_the_stages_packs_and_says_what_is_left(study, tmp_path
 
 
 def test_a_time_limit_too_short_for_one_step_says_so(study, tmp_path):
+    """0.05 s, well under one measure (with 0.5 s, one CI run measured the run in time)."""
     import shutil
     for run in study['runs']:
         shutil.copytree(run, tmp_path / 'runs' / run.name)
     (tmp_path / 'runs' / study['runs'][0].name / 'measure.json').unlink()
     args = [str(a) for a in study['args']]
     args[args.index('--work-root') + 1] = str(tmp_path / 'runs')
-    result = run_tool(args[:1] + ['--stages', 'measure', '--time-limit', '0.5'] + args[1:],
+    result = run_tool(args[:1] + ['--stages', 'measure', '--time-limit', '0.05'] + args[1:],
                       check=False)
     assert result.returncode == 3, result.stderr[-3000:]
     assert ('warning: this call finished nothing and saved no checkpoint: a step takes longer '
-            'than --time-limit 0.5 s; raise it') in result.stdout
+            'than --time-limit 0.05 s; raise it') in result.stdout
     assert 'done: measure 1/2. Left to do: measure: det-ghost_1e_synthetic.' in result.stdout
 
 
