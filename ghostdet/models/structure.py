@@ -4,7 +4,7 @@ expect is named with the settings to change before the first forward fails deep 
 convolution."""
 import copy
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -116,19 +116,22 @@ def eval_no_grad(model: nn.Module) -> Iterator[None]:
             module.training = mode
 
 
-def _probed(model: nn.Module, forward: Callable[[torch.Tensor], Sequence[torch.Tensor]]
-            ) -> Tuple[int, ...]:
-    """Channels of the maps ``forward`` makes of a zero image of each of ``PROBE_SIZES`` in
-    turn, until one runs through ``model`` (on its device, in eval mode, without autograd)."""
+def _probed(backbone: nn.Module, neck: Optional[nn.Module] = None,
+            sizes: Sequence[int] = PROBE_SIZES) -> Tuple[int, List[Tuple[int, int]]]:
+    """The side of the first of ``sizes`` whose zero image runs through ``backbone`` (and
+    ``neck``), and the (channels, width) of each map that makes; on the backbone's device, in
+    eval mode, without autograd."""
+    model = backbone if neck is None else nn.ModuleList([backbone, neck])
     param = next(model.parameters(), None)
     device = param.device if param is not None else 'cpu'
     with eval_no_grad(model):
-        for size in PROBE_SIZES:
+        for size in sizes:
             try:
-                outs = forward(torch.zeros(1, 3, size, size, device=device))
-                return tuple(int(o.shape[1]) for o in outs)
+                outs = backbone(torch.zeros(1, 3, size, size, device=device))
+                outs = neck(outs) if neck is not None else outs
+                return size, [(int(o.shape[1]), int(o.shape[-1])) for o in outs]
             except RuntimeError:  # too small for the model (a shape error): a larger one
-                if size == PROBE_SIZES[-1]:
+                if size == sizes[-1]:
                     raise
 
 
@@ -148,16 +151,14 @@ def backbone_out_channels(backbone: nn.Module) -> Tuple[int, ...]:
     channels = getattr(backbone, 'out_channels', None)
     if isinstance(channels, (tuple, list)) and all(isinstance(c, int) for c in channels):
         return tuple(channels)
-    return _probed(backbone, backbone)
+    return tuple(c for c, _ in _probed(backbone)[1])
 
 
 def feature_channels(backbone: nn.Module, neck: Optional[nn.Module] = None) -> Tuple[int, ...]:
     """Channels of each map the heads get: what ``neck`` (a list of necks: an
     ``nn.Sequential``) makes of a zero image through ``backbone``, or without a neck what the
     backbone outputs; as :func:`backbone_out_channels` (sizes: ``PROBE_SIZES``)."""
-    if neck is None:
-        return _probed(backbone, backbone)
-    return _probed(nn.ModuleList([backbone, neck]), lambda image: neck(backbone(image)))
+    return tuple(c for c, _ in _probed(backbone, neck)[1])
 
 
 def check_channels(model: nn.Module) -> None:
@@ -251,8 +252,11 @@ def check_config_channels(cfg: Config, source: str = 'the config') -> None:
                                        neck_cfgs[index].get('in_channels'), orders[index])
         if heads:
             neck = None if not necks else necks[0] if len(necks) == 1 else nn.Sequential(*necks)
-            _compare_head_channels(model, backbone, neck)
-            _compare_head_strides(model, backbone, neck)
+            strides = list(_head_strides(model))
+            probed = (_measured(_probed, backbone, neck, (STRIDE_PROBE_SIZE, )) if strides
+                      else None)  # one forward for the heads' channels and strides
+            _compare_head_channels(model, backbone, neck, probed)
+            _compare_head_strides(strides, backbone, neck, probed)
     except (ChannelsMismatchError, HeadStridesMismatchError) as err:
         raise type(err)(f'{source}: {err}') from None
 
@@ -345,9 +349,11 @@ def _output_of(backbone: nn.Module, necks: Sequence[nn.Module], where: str = '')
         f'the neck{where} ({names}) outputs'
 
 
-def _maps(channels: Sequence[int]) -> str:
-    return (f'{len(channels)} feature map{"s" if len(channels) != 1 else ""} of '
-            f'{list(channels)} channels')
+def _maps(values: Sequence[int], what: str = 'channels') -> str:
+    """'3 feature maps of [40, 112, 960] channels', '1 feature map of strides [32]'."""
+    count = f'{len(values)} feature map{"s" if len(values) != 1 else ""}'
+    return f'{count} of {list(values)} {what}' if what == 'channels' else \
+        f'{count} of {what} {list(values)}'
 
 
 def _repeated_fix(setting: str, neck_cfg: Optional[dict], neck_type: Any, old: list,
@@ -359,12 +365,15 @@ def _repeated_fix(setting: str, neck_cfg: Optional[dict], neck_type: Any, old: l
     return f' and {setting.rsplit(".", 1)[0]}.{key}={new + list(value)[len(old):]}'
 
 
-def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Module]) -> None:
-    """``model``: the built detector or its config; settings are read alike from both."""
+def _compare_head_channels(model: Any, backbone: nn.Module, neck: Optional[nn.Module],
+                           probed: Optional[list] = None) -> None:
+    """``model``: the built detector or its config; settings are read alike from both.
+    ``probed``: what :func:`_probed` gave for ``backbone`` and ``neck``, if it ran already."""
     settings = list(_head_settings(model))
     if not settings:
         return
-    maps = _measured(feature_channels, backbone, neck)
+    maps = ([c for c, _ in probed[1]] if probed is not None
+            else _measured(feature_channels, backbone, neck))
     if maps is None:
         return
     wrong, fixes, unfixable = [], [], []
@@ -392,19 +401,16 @@ def feature_strides(backbone: nn.Module, neck: Optional[nn.Module] = None,
     """Stride of each map the heads get (``size`` over the map's width, for a ``size`` x
     ``size`` zero image through ``backbone`` and ``neck``; None where that is not a whole
     number); eval mode, no autograd, as :func:`feature_channels`."""
-    model = nn.ModuleList([backbone] + ([neck] if neck is not None else []))
-    param = next(model.parameters(), None)
-    image = torch.zeros(1, 3, size, size, device=param.device if param is not None else 'cpu')
-    with eval_no_grad(model):
-        outs = backbone(image)
-        outs = neck(outs) if neck is not None else outs
-    widths = [int(o.shape[-1]) for o in outs]
-    return tuple(size // w if w and size % w == 0 else None for w in widths)
+    return tuple(_strides_of(*_probed(backbone, neck, (size, ))))
 
 
-def _compare_head_strides(model: Any, backbone: nn.Module, neck: Optional[nn.Module]) -> None:
-    """``model``: the detector's config (``HEAD_STRIDES`` as the config has them)."""
-    settings = []
+def _strides_of(size: int, maps: Sequence[Tuple[int, int]]) -> List[Optional[int]]:
+    return [size // w if w and size % w == 0 else None for _, w in maps]
+
+
+def _head_strides(model: Any) -> Iterator[Tuple[str, list, str]]:
+    """(``model.<path>.<key>``, strides, span) for each of ``HEAD_STRIDES`` the detector's
+    config has in a form that can be compared."""
     for path, key, span in HEAD_STRIDES:
         part = _lookup(model, path)
         generator = _lookup(part, key.rsplit('.', 1)[0]) if '.' in key else None
@@ -412,11 +418,18 @@ def _compare_head_strides(model: Any, backbone: nn.Module, neck: Optional[nn.Mod
             continue
         strides = _strides(_lookup(part, key))
         if strides:
-            settings.append((f'model.{path}.{key}', strides, span))
-    if not settings:
+            yield f'model.{path}.{key}', strides, span
+
+
+def _compare_head_strides(settings: Sequence[Tuple[str, list, str]], backbone: nn.Module,
+                          neck: Optional[nn.Module], probed: Optional[list]) -> None:
+    """``settings``: from :func:`_head_strides`; ``probed``: :func:`_probed` at
+    ``STRIDE_PROBE_SIZE`` (None: the probe failed, nothing is checked)."""
+    if not settings or probed is None:
         return
-    found = _measured(feature_strides, backbone, neck)
-    if found is None or None in found:
+    size, maps = probed
+    found = _strides_of(size, maps)
+    if None in found:
         return
     wrong, fixes = [], []
     for name, strides, span in settings:
@@ -425,11 +438,10 @@ def _compare_head_strides(model: Any, backbone: nn.Module, neck: Optional[nn.Mod
             wrong.append(f'{name}={strides}')
             fixes.append(f'{name}={wanted}')
     if wrong:
-        size = STRIDE_PROBE_SIZE
         raise HeadStridesMismatchError(
             f'{", ".join(wrong)}, but {_output_of(backbone, _neck_list(neck))} '
-            f'{len(found)} feature map{"s" if len(found) != 1 else ""} of strides {found} '
-            f'(a {size}x{size} image gives maps {[size // f for f in found]} wide): set '
+            f'{_maps(found, "strides")} '
+            f'(a {size}x{size} image gives maps {[w for _, w in maps]} wide): set '
             f'{", ".join(fixes)}, or change the maps (the backbone\'s out_indices, the neck\'s '
             'start_level) to the strides the heads expect')
 

@@ -1,3 +1,5 @@
+from unittest import mock
+
 import pytest
 import torch
 import torch.nn as nn
@@ -8,6 +10,7 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.registry import DefaultScope
 
 from ghostdet.analysis import load_config
+from ghostdet.models import structure
 from ghostdet.models import (GhostNet, HeadChannelsMismatchError, HeadStridesMismatchError,
                              MobileNetV3, NeckChannelsMismatchError, backbone_out_channels,
                              check_channels, check_config_channels, feature_channels,
@@ -192,8 +195,18 @@ def test_heads_whose_strides_the_maps_do_not_have_are_named():
                        r'gives maps \[32, 16, 8, 4, 2\] wide\): set model.bbox_head.anchor_'
                        r'generator.strides=\[16, 32, 64, 128, 256\], or change the maps '):
         check_config_channels(cfg)
+    model = build(cfg.model).train()  # unchecked, it trains: a loss step, no error
+    packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, 128, 128)], num_items=[2],
+                            num_classes=80, with_mask=False)
+    losses = model(**model.data_preprocessor(packed, True), mode='loss')
+    assert all(torch.isfinite(sum(v)) for v in losses.values())
     cfg.model.neck.start_level = 0  # all three maps: strides 8 to 128
-    check_config_channels(cfg)
+    probes = []
+    probed = structure._probed
+    with mock.patch.object(structure, '_probed',
+                           lambda *args: probes.append(args[2:]) or probed(*args)):
+        check_config_channels(cfg)
+    assert probes == [((512, ), )]  # one forward for the heads' channels and strides
 
     cfg = load_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 3, 4))
