@@ -305,10 +305,11 @@ def _measure_session(study: Study, run: StudyRun) -> str:
 
 def results_table(study: Study) -> str:
     """Markdown: per run, params, MACs, test bbox mAP / mAP@50 / per-class AP, training and
-    inference images/s and training wall time. Runs not trained, tested or measured show
-    ``-`` (and say why in the last column), after the trained ones, so a half-finished
-    study opens with its results. Where speeds come from more than one session, a column
-    numbers the session that measured each run."""
+    inference images/s and training wall time. A row is a trained run: where it is not
+    tested or measured, its cells show ``-`` and the last column says why. Runs not trained
+    have no row (a row of dashes is no result); a line under the table names them. Where
+    speeds come from more than one session, a column numbers the session that measured each
+    run."""
     measured_in = [s for s, roles in sessions(study) if roles.get('measured')]
     classes = class_names(study.config(study.runs_[0]))
     speeds: List[Tuple[int, bool]] = []
@@ -323,10 +324,10 @@ def results_table(study: Study) -> str:
             (['speed session'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
-    for run in sorted(study.runs_, key=lambda r: not r.done('train')):  # stable: config order
-        metrics, measure, done = run.metrics, run.measure or {}, run.train_done
+    for run in [r for r in study.runs_ if r.train_done is not None]:
+        metrics, measure = run.metrics, run.measure or {}
         infer = {(e['batch_size'], e['amp']): e for e in measure.get('inference', [])}
-        status = ('not trained' if done is None else 'not tested' if metrics is None else
+        status = ('not tested' if metrics is None else
                   'no test detections above score_thr' if not metrics else
                   'not measured' if not measure else 'ok')
         metrics = metrics or {}
@@ -339,8 +340,12 @@ def results_table(study: Study) -> str:
         cells += [_fmt(infer[k]['images_per_s'], 1) if k in infer else '-' for k in speeds]
         if len(measured_in) > 1:
             cells.append(_measure_session(study, run))
-        cells += [_duration(run.train_seconds) if done else '-', status]
+        cells += [_duration(run.train_seconds), status]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    untrained = [short_name(r.name) for r in study.runs_ if r.train_done is None]
+    if untrained:
+        lines += ['', 'Not trained, so not in the table: ' +
+                  ', '.join(f'`{name}`' for name in untrained) + '.']
     return '\n'.join(lines)
 
 

@@ -144,10 +144,12 @@ def test_results_table_reads_what_the_runs_wrote(tmp_path):
     run = study.runs_[0]
     run.work_dir.mkdir(parents=True)
     table = results_table(study)
-    assert table.splitlines()[2].endswith('| - | not trained |')
+    assert table.splitlines()[2:] == [
+        '', 'Not trained, so not in the table: `retinanet_ghostnet-1.0x_fpn`.']
     assert '| AP circle | AP square | AP triangle |' in table
     write_json(run.path('train_done.json'), dict(checkpoint='x.pth'))
     write_json(run.path('train_time.json'), [dict(start=0, end=100), dict(start=200, end=225.4)])
+    assert results_table(study).splitlines()[2].endswith('| 2 min 05 s | not tested |')
     write_json(run.path('test_metrics.json'), {})
     assert 'no test detections above score_thr' in results_table(study)
     write_json(run.path('test_metrics.json'), {
@@ -164,7 +166,7 @@ def test_results_table_reads_what_the_runs_wrote(tmp_path):
                         '| 0.250 | 0.125 | 12.3 | 31.2 | 50.0 | 2 min 05 s | ok |')
 
 
-def test_results_table_lists_runs_not_trained_last(tmp_path):
+def test_results_table_names_runs_not_trained_under_it(tmp_path):
     configs = []
     for name in ('a', 'b', 'c'):
         configs.append(tmp_path / f'{name}_12e_synthetic.py')
@@ -172,8 +174,9 @@ def test_results_table_lists_runs_not_trained_last(tmp_path):
     study = _study(tmp_path, [str(c) for c in configs])
     for run in study.runs_[1:]:
         write_json(run.path('train_done.json'), dict(checkpoint='x.pth'))
-    rows = [line.split(' | ')[0] for line in results_table(study).splitlines()[2:]]
-    assert rows == ['| b', '| c', '| a']
+    lines = results_table(study).splitlines()
+    assert [line.split(' | ')[0] for line in lines[2:4]] == ['| b', '| c']
+    assert lines[4:] == ['', 'Not trained, so not in the table: `a`.']
 
 
 def test_setup_lines_list_differences_per_run(tmp_path):

@@ -1,11 +1,12 @@
 """The BCCD configs train on the real data: convert ../shared's VOC files, then run a few
 iterations of training and a test pass with tools/train.py and tools/test.py."""
 import re
+from pathlib import Path
 
 import cv2
 import pytest
 
-from ghostdet.analysis.report import log_curves
+from ghostdet.analysis.report import log_curves, short_name
 from ghostdet.datasets import convert_voc_to_coco
 from tests.helpers import BCCD, require_shared
 from tests.test_tools.test_train_test_demo import run_tool
@@ -129,11 +130,18 @@ def table_rows(markdown: str) -> list:
             if line.startswith(('| retinanet_', '| faster-rcnn_'))]
 
 
+def not_trained_line(markdown: str) -> str:
+    """The line under the results table that names the runs not trained ('' if none)."""
+    return next((line for line in markdown.splitlines()
+                 if line.startswith('Not trained, so not in the table:')), '')
+
+
 def test_the_published_report_is_rebuilt_from_the_kept_runs(bccd_annotations, tmp_path):
     """docs/results_bccd.md's rows (results, errors by class) come from the runs kept in
     docs/runs/bccd_*.tar.gz: the README's rebuild, in a scratch folder laid out as a checkout
-    (data/bccd/ converted, ../shared beside it), writes the same rows, and the best model meets
-    issue 7's target; the picture it draws is the published JPEG."""
+    (data/bccd/ converted, ../shared beside it), writes the same rows and names the same runs
+    as not trained; every config is one or the other, and the best model meets issue 7's
+    target; the picture it draws is the published JPEG."""
     import shutil
     import tarfile
 
@@ -155,12 +163,16 @@ def test_the_published_report_is_rebuilt_from_the_kept_runs(bccd_annotations, tm
     run_tool([REPO / 'tools' / 'study.py'] + configs +
              ['--stages', 'report', '--report', 'r.md', '--picture', 'r.jpg', '--curves',
               'c.png', '--logs-dir', 'logs'], cwd=work, timeout=600)
-    rebuilt = table_rows((work / 'r.md').read_text())
-    assert rebuilt == table_rows((REPO / 'docs' / 'results_bccd.md').read_text())
-    results = rebuilt[:len(configs)]
-    trained = [row for row in results if row.endswith('| ok |')]
-    assert len(trained) == len(list(runs.glob('*/test_metrics.json'))) > 0
-    assert all(row.endswith('| not trained |') for row in results if row not in trained)
+    rebuilt, published = ((work / 'r.md').read_text(),
+                          (REPO / 'docs' / 'results_bccd.md').read_text())
+    assert table_rows(rebuilt) == table_rows(published)
+    assert not_trained_line(rebuilt) == not_trained_line(published)
+    tested = list(runs.glob('*/test_metrics.json'))
+    trained = [row for row in table_rows(rebuilt) if row.endswith('| ok |')]
+    assert len(trained) == len(tested) > 0
+    named = set(re.findall(r'`([^`]+)`', not_trained_line(rebuilt)))  # the runs not trained
+    assert {row.split(' | ')[0][2:] for row in trained} | named == \
+        {short_name(Path(c).stem) for c in configs}
     assert max(float(row.split('|')[4]) for row in trained) >= 0.45  # the bbox mAP column
     assert (work / 'r.jpg').read_bytes()[:3] == b'\xff\xd8\xff'  # JPEG, from the extension
     drawn = cv2.imread(str(work / 'r.jpg')).astype(float)
