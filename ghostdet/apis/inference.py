@@ -4,6 +4,7 @@ import glob
 import json
 import os.path as osp
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
@@ -18,6 +19,10 @@ from ..models.utils import check_checkpoint_fits
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 from ..utils.text import preview
+
+# run_demo rewrites predictions.json at most this often while it runs, so a process killed
+# without a chance to write (SIGKILL, the OOM killer, a lost machine) loses at most this much work
+SAVE_EVERY_S = 30.0
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -132,7 +137,8 @@ def run_demo(config: str,
     Each prediction: ``{'image', 'width', 'height', 'boxes': [[x1, y1, x2, y2], ...],
     'labels': [...], 'classes': [...], 'scores': [...]}``. An image that cannot be read (empty,
     corrupt, truncated) is named on stderr and left out; pictures are named by
-    :func:`picture_names`; ``predictions.json`` is written also when the run stops early.
+    :func:`picture_names`; ``predictions.json`` is written also when the run stops early,
+    and every :data:`SAVE_EVERY_S` seconds while it runs (a SIGKILL loses no more).
     ``model``, from :func:`init_demo_model` (``config``, ``checkpoint``, ``device``), if it is
     built already.
     """
@@ -164,6 +170,12 @@ def run_demo(config: str,
     out = Path(out_dir)
     (out / 'vis').mkdir(parents=True, exist_ok=True)
     predictions, skipped = [], []
+
+    def save() -> float:
+        atomic_write(json.dumps(predictions, indent=1).encode(), out / 'predictions.json')
+        return time.monotonic()
+
+    saved_at = time.monotonic()
     bar = ProgressBar(len(images), file=sys.stdout)
     try:
         for path, name in zip(images, picture_names(images)):
@@ -194,9 +206,11 @@ def run_demo(config: str,
                 visualizer.add_datasample(
                     name, mmcv.bgr2rgb(image), result, draw_gt=False, show=False,
                     pred_score_thr=score_thr, out_file=str(picture))
+            if time.monotonic() - saved_at >= SAVE_EVERY_S:
+                saved_at = save()
             bar.update()
     finally:  # also when stopped (Ctrl-C, tools/demo.py's SIGTERM) or failing: kept
-        atomic_write(json.dumps(predictions, indent=1).encode(), out / 'predictions.json')
+        save()
         done = len(predictions) + len(skipped)
         stopped = f', stopped after {done} of {len(images)} images' if done < len(images) else ''
         pictures = f' and their pictures to {out / "vis"}' if visualizer is not None else ''

@@ -119,6 +119,32 @@ def test_demo_stopped_midway_keeps_the_predictions_made(demo_images, tmp_path, m
     assert 'stopped after 3 of 4 images' in out
 
 
+@pytest.mark.parametrize('every,on_disk', [(0.0, 2), (1e9, None)])
+def test_demo_saves_its_predictions_while_it_runs(demo_images, tmp_path, monkeypatch, every,
+                                                  on_disk):
+    """What a SIGKILL at the third image would leave: predictions.json with the first two
+    images' detections when it is due to be saved after each image; none yet when not due."""
+    import mmdet.apis
+
+    from ghostdet.apis import inference
+    detect, seen = mmdet.apis.inference_detector, []
+    out = tmp_path / 'demo'
+
+    def reads_the_file_at_the_third(model, image, **kwargs):
+        seen.append(image)
+        if len(seen) == 3:
+            saved = out / 'predictions.json'
+            on_disk_now.append(len(json.loads(saved.read_text())) if saved.exists() else None)
+        return detect(model, image, **kwargs)
+
+    on_disk_now = []
+    monkeypatch.setattr(inference, 'SAVE_EVERY_S', every)
+    monkeypatch.setattr(mmdet.apis, 'inference_detector', reads_the_file_at_the_third)
+    run_demo(CONFIG, None, str(demo_images / 'cam2'), str(out), draw=False)  # 3 readable
+    assert len(seen) == 3 and on_disk_now == [on_disk]
+    assert len(json.loads((out / 'predictions.json').read_text())) == 3  # the end writes all
+
+
 def test_demo_names_a_neck_that_does_not_fit_the_backbone(demo_images, tmp_path):
     config = tmp_path / 'swapped.py'
     config.write_text(f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(widen_factor=1.1))\n")
