@@ -127,7 +127,7 @@ def test_demo_saves_its_predictions_while_it_runs(demo_images, tmp_path, monkeyp
     import mmdet.apis
 
     from ghostdet.apis import inference
-    detect, seen = mmdet.apis.inference_detector, []
+    detect, seen, on_disk_now = mmdet.apis.inference_detector, [], []
     out = tmp_path / 'demo'
 
     def reads_the_file_at_the_third(model, image, **kwargs):
@@ -137,7 +137,6 @@ def test_demo_saves_its_predictions_while_it_runs(demo_images, tmp_path, monkeyp
             on_disk_now.append(len(json.loads(saved.read_text())) if saved.exists() else None)
         return detect(model, image, **kwargs)
 
-    on_disk_now = []
     monkeypatch.setattr(inference, 'SAVE_EVERY_S', every)
     monkeypatch.setattr(mmdet.apis, 'inference_detector', reads_the_file_at_the_third)
     run_demo(CONFIG, None, str(demo_images / 'cam2'), str(out), draw=False)  # 3 readable
