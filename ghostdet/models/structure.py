@@ -75,6 +75,7 @@ HEAD_STRIDES = (
     ('bbox_head', 'anchor_generator.strides', 'all'),
     ('bbox_head', 'prior_generator.strides', 'all'),
     ('bbox_head', 'strides', 'all'),
+    ('bbox_head', 'featmap_strides', 'all'),  # YOLOv3's box decoding and targets
     ('rpn_head', 'anchor_generator.strides', 'all'),
     ('roi_head.bbox_roi_extractor', 'featmap_strides', 'first'),
     ('roi_head.mask_roi_extractor', 'featmap_strides', 'first'),

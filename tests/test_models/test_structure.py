@@ -223,6 +223,30 @@ def test_heads_whose_strides_the_maps_do_not_have_are_named():
     check_config_channels(cfg)
 
 
+def test_yolov3_box_decoding_strides_are_compared_with_its_anchors():
+    """YOLOv3's head decodes its boxes and places its targets with ``featmap_strides``, beside
+    the anchors' strides: a swap that feeds it finer maps names both; a stride mistyped in
+    the decoding alone is named alone (it would decode every box of that map wrongly)."""
+    cfg = load_config('mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py')
+    check_config_channels(cfg)
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2))
+    cfg.model.neck.in_channels = [112, 40, 24]  # fits the channels: deepest map first
+    with pytest.raises(HeadStridesMismatchError, match=r'^the config: model.bbox_head.anchor_'
+                       r'generator.strides=\[32, 16, 8\], model.bbox_head.featmap_strides='
+                       r'\[32, 16, 8\], but the neck \(YOLOV3Neck\) outputs 3 feature maps of '
+                       r'strides \[16, 8, 4\] .*: set model.bbox_head.anchor_generator.strides='
+                       r'\[16, 8, 4\], model.bbox_head.featmap_strides=\[16, 8, 4\], or change'):
+        check_config_channels(cfg)
+    cfg.model.backbone.out_indices = (1, 2, 4)
+    cfg.model.neck.in_channels = [960, 112, 40]
+    check_config_channels(cfg)
+    cfg.model.bbox_head.featmap_strides = [32, 16, 16]
+    with pytest.raises(HeadStridesMismatchError, match=r'^the config: model.bbox_head.featmap_'
+                       r'strides=\[32, 16, 16\], but .*: set model.bbox_head.featmap_strides='
+                       r'\[32, 16, 8\], or change'):
+        check_config_channels(cfg)
+
+
 def test_heads_left_with_the_old_neck_width_are_named_with_every_setting_to_change():
     cfg = load_config(QUICKSTART)
     check_channels(MODELS.build(cfg.model))  # as configured: fits
