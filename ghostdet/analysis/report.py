@@ -324,7 +324,8 @@ def results_table(study: Study) -> str:
             (['speed session'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
-    for run in [r for r in study.runs_ if r.train_done is not None]:
+    trained = [r for r in study.runs_ if r.done('train')]  # config order
+    for run in trained:
         metrics, measure = run.metrics, run.measure or {}
         infer = {(e['batch_size'], e['amp']): e for e in measure.get('inference', [])}
         status = ('not tested' if metrics is None else
@@ -342,7 +343,7 @@ def results_table(study: Study) -> str:
             cells.append(_measure_session(study, run))
         cells += [_duration(run.train_seconds), status]
         lines.append('| ' + ' | '.join(cells) + ' |')
-    untrained = [short_name(r.name) for r in study.runs_ if r.train_done is None]
+    untrained = [short_name(r.name) for r in study.runs_ if r not in trained]
     if untrained:
         lines += ['', 'Not trained, so not in the table: ' +
                   ', '.join(f'`{name}`' for name in untrained) + '.']
