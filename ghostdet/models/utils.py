@@ -103,7 +103,7 @@ def check_weight_files(cfg: Any, config: str) -> None:
         if '://' not in path and not osp.isfile(path):
             raise FileNotFoundError(
                 f'{config}: {setting} not found: {path} (a local path: nothing is downloaded '
-                "for it; the README's Backbones section says how to make a local copy of "
+                "for it; docs/models.md, 'Official ImageNet weights', says how to make a local copy of "
                 'pretrained weights; without the setting, the model trains from scratch)')
 
 

@@ -1,7 +1,7 @@
 # Diagnostic, CPU-sized (not a result): the BCCD MobileNetV3-Large RetinaNet at a quarter of
 # the pixels (320x240), batch 8, 5 epochs = 130 iterations, as many as epoch 10 of the study
 # at batch 16. With its sibling `..._bn-momentum0.01...` it shows what BN momentum 0.01 does
-# to an early evaluation (see the README's BCCD section):
+# to an early evaluation (docs/study.md, 'BN statistics of MobileNetV3 from scratch'):
 #   python tools/train.py configs/bccd/diagnostics/<this config>.py
 #   python tools/analysis/bn_recalibration.py configs/bccd/diagnostics/<this config>.py \
 #       work_dirs/<this config's name>/epoch_5.pth
