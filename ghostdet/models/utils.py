@@ -103,8 +103,8 @@ def check_weight_files(cfg: Any, config: str) -> None:
         if '://' not in path and not osp.isfile(path):
             raise FileNotFoundError(
                 f'{config}: {setting} not found: {path} (a local path: nothing is downloaded '
-                "for it; docs/models.md, 'Official ImageNet weights', says how to make a local copy of "
-                'pretrained weights; without the setting, the model trains from scratch)')
+                "for it; docs/models.md, 'Official ImageNet weights', says how to make a local "
+                'copy of pretrained weights; without the setting, the model trains from scratch)')
 
 
 def load_checked_state_dict(model: nn.Module,

@@ -1,5 +1,5 @@
 """mmdet's own analysis tools (shipped inside the mmdet package, ``mmdet/.mim/tools``) on a
-ghostdet config: the README points users at them, so they must keep working with our configs
+ghostdet config: docs/tools.md points users at them, so they must keep working with our configs
 (``custom_imports`` registers ghostdet's dataset and transforms when the config is read)."""
 import json
 from pathlib import Path

@@ -834,8 +834,8 @@ def test_torchrun_runs_its_own_checkouts_ghostdet(tmp_path):
 
 
 def test_mmdets_ssdlite_with_ghostnet_trains_validates_and_tests(data_root, tmp_path):
-    """The README's swap of GhostNet into mmdet's own SSDLite config: train.py (with its
-    validation) and test.py run it. mmdet 3.3.0's SSDHead could not predict at all (no
+    """docs/models.md's swap of GhostNet into mmdet's own SSDLite config: train.py (with its
+    validation) and test.py run it. mmdet 3.3.0's SSDHead cannot predict at all (no
     ``loss_cls``); ``import ghostdet`` fixes that (ghostdet/models/compat.py)."""
     dataset = ("dict(data_root='{root}', metainfo=dict(classes=('circle', 'square', "
                "'triangle')), ann_file='annotations/{split}.json', "
