@@ -333,7 +333,7 @@ class Study:
                     versions=f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}')
 
     def config(self, run: StudyRun) -> Any:
-        from ghostdet.analysis.detectors import load_config
+        from ..apis.builder import load_config
         return load_config(str(run.config), self.cfg_options)
 
     def by_run(self) -> List['Study']:
@@ -456,7 +456,8 @@ class Study:
         from mmengine.optim import build_optim_wrapper
 
         from .complexity import detector_complexity
-        from .detectors import build_detector, synthetic_batch, synthetic_train_batch
+        from ..apis.builder import build_detector
+        from ..models.synthetic_inputs import synthetic_batch, synthetic_train_batch
         from .latency import benchmark_module, benchmark_train_step, num_threads
 
         cfg = self.config(run)

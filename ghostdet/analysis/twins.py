@@ -103,7 +103,7 @@ def config_score_thr(cfg: Any) -> float:
 
     Args:
         cfg (Config or dict): A loaded config (e.g. by
-            :func:`ghostdet.analysis.load_config`).
+            :func:`ghostdet.apis.load_config`).
 
     Raises:
         ValueError: The config's model has no such threshold.

@@ -13,7 +13,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from ..datasets.checks import check_config_num_classes, check_data_files
 from ..models.structure import check_channels, check_config_channels
 from ..models.utils import check_weight_files
-from ..utils.config import config_file, merge_cfg_options
+from ..utils.config import config_file
+from .builder import load_config
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
 TRAIN_SPLITS = ('train_dataloader', 'val_dataloader')
@@ -35,20 +36,20 @@ def check_config_inputs(cfg: Config, config: str, splits: Sequence[str] = TRAIN_
     check_config_num_classes(cfg, config, splits)
 
 
-def load_config(config: str,
-                work_dir: Optional[str] = None,
-                cfg_options: Optional[dict] = None,
-                launcher: str = 'none',
-                training: bool = False) -> Config:
-    """Read ``config`` and apply the options every tool shares.
+def build_run_config(config: str,
+                     work_dir: Optional[str] = None,
+                     cfg_options: Optional[dict] = None,
+                     launcher: str = 'none',
+                     training: bool = False) -> Config:
+    """``config`` as :func:`~ghostdet.apis.load_config` reads it, with what a Runner takes
+    from the tools: the launcher and the work dir.
 
     The work dir follows mmdet's precedence: ``work_dir`` argument > the config's
     ``work_dir`` > ``./work_dirs/<config name>``. ``training``: say on stderr where the
     options change the training length but not the learning-rate schedule.
     """
     path = config_file(config)
-    cfg = Config.fromfile(str(path))
-    merge_cfg_options(cfg, cfg_options, training)  # an option that changes nothing: refused
+    cfg = load_config(path, cfg_options, training)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -108,7 +109,7 @@ def build_train_config(config: str,
         auto_scale_lr: Scale the learning rate by the actual batch size over
             ``auto_scale_lr.base_batch_size``.
     """
-    cfg = load_config(config, work_dir, cfg_options, launcher, training=True)
+    cfg = build_run_config(config, work_dir, cfg_options, launcher, training=True)
     if amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); '
@@ -172,7 +173,7 @@ def build_test_config(config: str,
     augmentation (:func:`add_test_time_augmentation`)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    cfg = load_config(config, work_dir, cfg_options, launcher)
+    cfg = build_run_config(config, work_dir, cfg_options, launcher)
     if checkpoint.endswith('.onnx'):  # the exported network in onnxruntime, the head's decoding
         if fuse_conv_bn:
             raise ValueError('--fuse-conv-bn folds a PyTorch model; an ONNX model is tested as '

@@ -22,8 +22,8 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from ..analysis.complexity import eval_no_grad
-from ..analysis.detectors import relative_difference
+from ..models.fuse import relative_difference
+from ..models.structure import eval_no_grad
 from ..utils.registry import build_model
 
 INPUT_NAME = 'img'
@@ -327,7 +327,8 @@ def export_detector(config,
         ValueError: ``out`` is not an ``.onnx`` file, the detector is two-stage, or the check
             fails.
     """
-    from ..analysis.detectors import build_detector, synthetic_batch
+    from ..apis.builder import build_detector
+    from ..models.synthetic_inputs import synthetic_batch
     from ..models.utils import load_checked_state_dict
     from ..utils.checkpoint import load_local_checkpoint
 

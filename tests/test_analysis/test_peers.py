@@ -77,7 +77,7 @@ def test_inputs_and_test_step():
     images = peer_images((20, 30), 2)
     assert [tuple(i.shape) for i in images] == [(3, 20, 30)] * 2
     assert all(0 <= float(i.min()) and float(i.max()) <= 1 for i in images)
-    from ghostdet.analysis import build_detector
+    from ghostdet.apis import build_detector
 
     model = build_detector(QUICKSTART)
     data = mmdet_test_data(model, (64, 96), 2)

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from ghostdet.analysis import (compare_predictions, config_score_thr, format_prediction_diff,
-                               load_config, pair_detections)
+                               pair_detections)
+from ghostdet.apis import load_config
 from tests.helpers import REPO
 
 

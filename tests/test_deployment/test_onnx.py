@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ghostdet.analysis import build_detector, load_config, randomize_batchnorm, synthetic_batch
+from ghostdet.apis import build_detector, load_config
+from ghostdet.models import randomize_batchnorm, synthetic_batch
 from ghostdet.deployment import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_onnx,
                                  export_onnx)
 from ghostdet.utils.registry import build_model

@@ -19,8 +19,8 @@ import os.path as osp
 from typing import List, Optional
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
-from ghostdet.analysis import (compare_predictions, config_score_thr, format_prediction_diff,
-                               load_config)
+from ghostdet.analysis import compare_predictions, config_score_thr, format_prediction_diff
+from ghostdet.apis import load_config
 from ghostdet.utils.checkpoint import load_predictions
 from ghostdet.utils.cli import fraction, input_errors, non_negative_float, positive_int
 
