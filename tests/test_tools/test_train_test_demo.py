@@ -518,7 +518,7 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24
     assert len(list((tmp_path / 'demo' / 'vis').iterdir())) == 24
     # the 8-iteration model's scores sit below the config's score_thr: look at the labels here
-    from ghostdet.apis.inference import init_onnx_detector
+    from ghostdet.deployment import init_onnx_detector
     model = init_onnx_detector(CONFIG, str(exported[1]))
     assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')  # from the file
 
