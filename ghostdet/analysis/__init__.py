@@ -1,7 +1,6 @@
 """A dataset's images as the model gets them, complexity (paper-convention MACs, mmengine
 FlopAnalyzer) and latency of backbones and detectors, the confusion matrix of their test
-predictions, the images they get most wrong and the detection-by-detection comparison of two
-models' predictions, for ``tools/analysis``."""
+predictions and the images they get most wrong, for ``tools/analysis``."""
 from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
                         ImageNetClassifier, PaperNumber, backbone_out_channels,
                         build_backbone, build_classifier)
@@ -15,8 +14,6 @@ from .confusion import (ImageMatch, confusion_matrix, format_confusion_table, ma
 from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
                       format_latency_table, measure_interleaved, measure_latency, module_runner,
                       num_threads)
-from .twins import (Detection, PredictionDiff, compare_predictions, config_score_thr,
-                    format_prediction_diff, pair_detections)
 from .worst import draw_errors, format_worst_table, image_errors, worst_images
 
 __all__ = [
@@ -28,7 +25,6 @@ __all__ = [
     'match_detections', 'match_image', 'paired_with_test_set', 'plot_confusion_matrix',
     'save_confusion', 'test_set_confusion', 'LatencyResult', 'benchmark_module',
     'benchmark_modules', 'benchmark_train_step', 'format_latency_table', 'measure_interleaved',
-    'measure_latency', 'module_runner', 'num_threads', 'Detection', 'PredictionDiff',
-    'compare_predictions', 'config_score_thr', 'format_prediction_diff', 'pair_detections',
-    'draw_errors', 'format_worst_table', 'image_errors', 'worst_images'
+    'measure_latency', 'module_runner', 'num_threads', 'draw_errors', 'format_worst_table',
+    'image_errors', 'worst_images'
 ]

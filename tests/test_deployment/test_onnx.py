@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ghostdet.apis import build_detector, load_config
-from ghostdet.models import randomize_batchnorm, synthetic_batch
 from ghostdet.deployment import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_onnx,
                                  export_onnx)
+from ghostdet.models import randomize_batchnorm, synthetic_batch
 from ghostdet.utils.registry import build_model
 from tests.helpers import REPO
 

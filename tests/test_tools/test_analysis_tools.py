@@ -135,8 +135,8 @@ def test_benchmark_onnx_times_the_exported_files_beside_their_checkpoint(tmp_pat
     import torch
 
     from ghostdet.apis import build_detector
-    from ghostdet.models import synthetic_batch
     from ghostdet.deployment import export_onnx, quantize_onnx
+    from ghostdet.models import synthetic_batch
     config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_ghost-fpn_1x_coco.py')
     model = build_detector(config)
     checkpoint, onnx_file = tmp_path / 'model.pth', tmp_path / 'model.onnx'

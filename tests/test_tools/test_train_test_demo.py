@@ -103,8 +103,8 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     that epoch's iterations, as the BCCD configs log it (``window_size='epoch'``) and the
     study's learning curves read it: the resumed loop keeps the epoch's batch numbering and the
     checkpoint keeps the loss history."""
-    from ghostdet.analysis.logs import read_training_log
-    from ghostdet.analysis.report import log_curves
+    from ghostdet.study.logs import read_training_log
+    from ghostdet.study.report import log_curves
     from ghostdet.utils.checkpoint import load_local_checkpoint
     config = tmp_path / 'epoch_loss.py'
     config.write_text(f'_base_ = {CONFIG!r}\nlog_processor = dict(custom_cfg=[dict('
@@ -274,7 +274,7 @@ def text_log_losses(text: str) -> dict:
 
 
 def test_analyze_logs_reads_what_the_run_logged(trained, tmp_path):
-    from ghostdet.analysis.logs import read_training_log
+    from ghostdet.study.logs import read_training_log
     out = tmp_path / 'curves.png'
     result = run_tool(['tools/analysis/analyze_logs.py', 'plot_curve', trained, '--keys', 'loss',
                        'lr', '--legend', 'tiny', '--out', out])

@@ -9,14 +9,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
+from ..analysis.backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
+                                  build_backbone, build_classifier)
+from ..analysis.complexity import ComponentComplexity, count_paper_macs, detector_complexity
+from ..analysis.figures import save_figure
+from ..analysis.latency import LatencyResult, benchmark_module, benchmark_modules
 from ..apis.builder import build_detector, load_config, replace_backbone
 from ..models.fuse import DetectorNetwork, fuse_conv_bn
 from ..models.synthetic_inputs import synthetic_batch
-from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
-                        build_backbone, build_classifier)
-from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
-from .figures import save_figure
-from .latency import LatencyResult, benchmark_module, benchmark_modules
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
 NECKS = ('fpn', 'ghost-fpn')

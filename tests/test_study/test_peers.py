@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.analysis.peers import (PEER, MMDetTestStep, PeerUnavailable,
-                                     build_torchvision_peer, mmdet_test_data, peer_images,
-                                     peer_latency)
+from ghostdet.study.peers import (PEER, MMDetTestStep, PeerUnavailable,
+                                  build_torchvision_peer, mmdet_test_data, peer_images,
+                                  peer_latency)
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
