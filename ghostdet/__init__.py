@@ -1,7 +1,7 @@
 """ghostdet: GhostNet backbones and Ghost-module necks for MMDetection 3.x."""
-from .bootstrap import bootstrap
+from . import bootstrap
 from .version import __version__
 
-bootstrap()  # version guard, checkpoint allowlist, atomic writes, registration, mmdet fixes
+bootstrap.run()  # version guard, checkpoint allowlist, atomic writes, registration, mmdet fixes
 
 __all__ = ['__version__']

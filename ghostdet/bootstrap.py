@@ -47,7 +47,7 @@ def fix_mmdet_bugs() -> None:
     fix_ssd_head_predict()
 
 
-def bootstrap() -> None:
+def run() -> None:
     """Every step above, in order: the version guard before anything imports mmdet's
     modules, the fixes after the modules they patch are imported."""
     silence_pkg_resources_warning()

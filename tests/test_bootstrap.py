@@ -42,8 +42,7 @@ def test_import_ghostdet_does_every_step():
 
 def test_bootstrap_runs_again_without_harm():
     import ghostdet
-    from ghostdet.bootstrap import bootstrap
-    bootstrap()  # a second run: registrations are forced or skipped, fixes idempotent
+    ghostdet.bootstrap.run()  # a second run: registrations are forced or skipped, fixes idempotent
     from mmdet.registry import MODELS
     assert MODELS.get('GhostNet') is not None and ghostdet.__version__
 
