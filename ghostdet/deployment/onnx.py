@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
+from mmengine.config import Config
 from torch import Tensor
 
 from ..models.fuse import relative_difference
@@ -309,7 +310,7 @@ def onnx_test_model(detector: dict, onnx_file: str) -> dict:
                 detector=detector)
 
 
-def build_onnx_test_config(config,
+def build_onnx_test_config(config: str,
                            onnx_file: str,
                            work_dir: Optional[str] = None,
                            out: Optional[str] = None,
@@ -317,7 +318,7 @@ def build_onnx_test_config(config,
                            cfg_options: Optional[dict] = None,
                            launcher: str = 'none',
                            fuse_conv_bn: bool = False,
-                           tta: bool = False):
+                           tta: bool = False) -> Config:
     """The config ``tools/test.py`` evaluates an exported ``onnx_file``
     (``tools/deployment/pytorch2onnx.py``) with: :func:`ghostdet.apis.build_test_config`'s,
     the config's model run from the file in onnxruntime (:class:`ONNXRuntimeDetector`, its
@@ -340,7 +341,8 @@ def build_onnx_test_config(config,
     return configure_test(cfg, out, show_dir, tta=tta)
 
 
-def init_onnx_detector(config, onnx_file: str, device: str = 'cpu') -> nn.Module:
+def init_onnx_detector(config: Union[str, Config], onnx_file: str,
+                       device: str = 'cpu') -> nn.Module:
     """mmdet's ``init_detector`` for a model exported by ``tools/deployment/pytorch2onnx.py``
     (what ``tools/demo.py`` runs for an ``.onnx`` file): the config's model runs from
     ``onnx_file`` in onnxruntime (:class:`ONNXRuntimeDetector`), its boxes labelled with the

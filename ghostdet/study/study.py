@@ -273,8 +273,6 @@ def last_logged_epoch(log: Path) -> Optional[int]:
     return int(found[-1]) if found else None
 
 
-# --- stages --------------------------------------------------------------------------------
-@dataclass
 def class_names(cfg: Any) -> Tuple[str, ...]:
     dataset = cfg.test_dataloader.dataset
     return tuple((dataset.get('metainfo') or {}).get('classes') or ())
@@ -301,6 +299,8 @@ def annotated_test_images(cfg: Any) -> List[Tuple[str, List[Tuple[List[float], i
             for img in sorted(coco['images'], key=lambda i: i['id'])]
 
 
+# --- stages --------------------------------------------------------------------------------
+@dataclass
 class Study:
     """A study: configs, shared overrides and the settings of every stage.
 
