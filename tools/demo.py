@@ -15,6 +15,7 @@ import signal
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis import check_demo_inputs, init_demo_model, run_demo
+from ghostdet.deployment import init_onnx_detector
 from ghostdet.utils.cli import fraction, input_errors, torch_device
 
 
@@ -39,7 +40,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     with input_errors():  # a bad path or threshold, weights or neck that do not fit: one line
         images = check_demo_inputs(args.config, args.checkpoint, args.inputs, args.score_thr)
-        model = init_demo_model(args.config, args.checkpoint, args.device)
+        # an exported .onnx file runs in onnxruntime, a checkpoint in PyTorch
+        init = init_onnx_detector if args.checkpoint.endswith('.onnx') else init_demo_model
+        model = init(args.config, args.checkpoint, args.device)
     predictions = run_demo(args.config, args.checkpoint, images, args.out_dir, args.device,
                            args.score_thr, model=model)
     return 0 if len(predictions) == len(images) else 1  # 1: some were unreadable

@@ -34,9 +34,9 @@ import torch
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
-from ghostdet.analysis.report import (check_trained_options, learning_curves, side_by_side,
-                                      write_report)
-from ghostdet.analysis.study import STAGES, Study
+from ghostdet.study.report import (check_trained_options, learning_curves, side_by_side,
+                                   write_report)
+from ghostdet.study.study import STAGES, Study
 from ghostdet.utils.cli import non_negative_int, positive_float, positive_int, torch_device
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,6 +17,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, safe checkpoint loading, registrations)
 from ghostdet.apis.runner import build_test_config, check_config_inputs, test
+from ghostdet.deployment import build_onnx_test_config
 from ghostdet.utils.cli import input_errors
 
 
@@ -46,9 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     with input_errors():  # a bad path or option: one line, exit 2; testing keeps tracebacks
-        cfg = build_test_config(args.config, args.checkpoint, args.work_dir, args.out,
-                                args.show_dir, args.cfg_options, args.launcher,
-                                args.fuse_conv_bn, args.tta)
+        # an exported .onnx file runs in onnxruntime, a checkpoint in PyTorch
+        build = build_onnx_test_config if args.checkpoint.endswith('.onnx') else build_test_config
+        cfg = build(args.config, args.checkpoint, args.work_dir, args.out, args.show_dir,
+                    args.cfg_options, args.launcher, args.fuse_conv_bn, args.tta)
         # test data, neck and head classes
         check_config_inputs(cfg, args.config, ('test_dataloader',))
     return test(cfg)

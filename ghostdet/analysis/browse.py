@@ -17,8 +17,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.utils import set_random_seed
 from mmengine.utils import ProgressBar
 
+from ..apis.builder import ConfigLike, load_config
 from ..datasets.checks import check_data_files, image_folder, image_name
-from .detectors import ConfigLike, load_config
 
 SPLITS = ('train', 'val', 'test')
 

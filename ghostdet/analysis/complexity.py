@@ -24,7 +24,9 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.conv import _ConvNd
 
+from ..models.fuse import flatten_tensors
 from ..models.structure import eval_no_grad
+from ..models.synthetic_inputs import padded_shape, synthetic_rois
 
 Inputs = Union[Tensor, Sequence[Any]]
 
@@ -189,13 +191,6 @@ class _Neck(nn.Module):
         return tuple(self.neck(feats))
 
 
-def flatten_tensors(outputs: Any) -> Tuple[Tensor, ...]:
-    """The tensors of nested tuples/lists (a dense head's outputs), in order."""
-    if isinstance(outputs, Tensor):
-        return (outputs, )
-    return tuple(t for item in outputs for t in flatten_tensors(item))
-
-
 class _DenseHead(nn.Module):
 
     def __init__(self, head: nn.Module) -> None:
@@ -227,30 +222,6 @@ class _RoIHead(nn.Module):
         return flatten_tensors(head.bbox_head(bbox_feats))
 
 
-def synthetic_rois(num_rois: int, height: int, width: int, seed: int = 0) -> Tensor:
-    """Random boxes inside an image, as RoIs ``(batch_idx=0, x1, y1, x2, y2)``.
-
-    Side lengths are log-uniform between 16 pixels and the shorter image side, so the RoIs
-    spread over the FPN levels like real proposals; the box head's MACs do not depend on them.
-
-    Args:
-        num_rois (int): Number of RoIs.
-        height (int): Image height.
-        width (int): Image width.
-        seed (int): Seed of the generator. Defaults to 0.
-
-    Returns:
-        Tensor: ``(num_rois, 5)`` float RoIs.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    low, high = math.log(16), math.log(max(min(height, width), 17))
-    sizes = torch.exp(low + (high - low) * torch.rand(num_rois, 2, generator=gen))
-    w, h = sizes.unbind(1)
-    x1 = torch.rand(num_rois, generator=gen) * (width - w).clamp(min=0)
-    y1 = torch.rand(num_rois, generator=gen) * (height - h).clamp(min=0)
-    return torch.stack([torch.zeros(num_rois), x1, y1, x1 + w, y1 + h], dim=1)
-
-
 def _shape_str(tensors: Sequence[Tensor]) -> str:
     """``1x3x800x1344`` for one tensor, ``40/112/960 ch, 100x168..25x42`` for feature maps."""
     if len(tensors) == 1:
@@ -258,20 +229,6 @@ def _shape_str(tensors: Sequence[Tensor]) -> str:
     channels = '/'.join(str(t.shape[1]) for t in tensors)
     sizes = ['x'.join(str(s) for s in t.shape[2:]) for t in (tensors[0], tensors[-1])]
     return f'{channels} ch, {sizes[0]}..{sizes[1]}'
-
-
-def padded_shape(shape: Sequence[int], divisor: int) -> Tuple[int, int]:
-    """``(H, W)`` rounded up to multiples of ``divisor`` (mmdet's ``pad_size_divisor``).
-
-    Args:
-        shape (Sequence[int]): ``(H, W)``.
-        divisor (int): The divisor; 1 or less leaves the shape as it is.
-
-    Returns:
-        tuple[int, int]: The padded ``(H, W)``.
-    """
-    divisor = max(int(divisor), 1)
-    return tuple(int(math.ceil(s / divisor) * divisor) for s in shape)  # type: ignore
 
 
 def detector_complexity(model: nn.Module,
@@ -291,7 +248,7 @@ def detector_complexity(model: nn.Module,
 
     Args:
         model (nn.Module): An mmdet detector (e.g. built by
-            :func:`ghostdet.analysis.build_detector`). Run in eval mode; training flags are
+            :func:`ghostdet.apis.build_detector`). Run in eval mode; training flags are
             restored.
         shape (Sequence[int]): Input ``(H, W)``. Defaults to (800, 1333).
         num_proposals (int): RoIs fed to a two-stage detector's RoI head. Defaults to 1000

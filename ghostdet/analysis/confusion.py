@@ -31,8 +31,8 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-from ghostdet.utils.checkpoint import check_predictions, load_predictions, prediction_arrays
-from .detectors import ConfigLike, load_config
+from ..apis.builder import ConfigLike, load_config
+from ..utils.checkpoint import check_predictions, load_predictions, prediction_arrays
 from .figures import save_figure
 
 BACKGROUND = 'background'

@@ -317,7 +317,7 @@ def benchmark_train_step(model: nn.Module,
 
     Args:
         model (nn.Module): An mmengine ``BaseModel`` (e.g. an mmdet detector) on ``device``.
-        data (dict): One batch, e.g. from :func:`ghostdet.analysis.synthetic_train_batch`.
+        data (dict): One batch, e.g. from :func:`ghostdet.models.synthetic_train_batch`.
         optim_wrapper: An mmengine ``OptimWrapper`` of ``model``'s parameters.
         runs (int): Timed iterations. Defaults to 20.
         warmup (int): Untimed iterations first. Defaults to 5.

@@ -14,11 +14,11 @@ from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
+from ..apis.builder import ConfigLike, load_config
 from ..datasets.checks import image_folder, image_name, load_image_checked
 from ..utils.checkpoint import load_predictions, prediction_arrays
 from .browse import overview_grid
 from .confusion import match_detections, paired_with_test_set
-from .detectors import ConfigLike, load_config
 
 # BGR: a box found (its class right), missed, found as another class, a detection on no box
 COLORS = dict(found=(0, 170, 0), missed=(0, 0, 230), confused=(200, 0, 200),

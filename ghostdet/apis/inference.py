@@ -5,7 +5,6 @@ import json
 import os.path as osp
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -78,48 +77,26 @@ def check_demo_inputs(config: str, checkpoint: Optional[str],
     return collect_images(inputs)
 
 
-def init_onnx_detector(config: Union[str, Config], onnx_file: str, device: str = 'cpu'):
-    """mmdet's ``init_detector`` for a model exported by ``tools/deployment/pytorch2onnx.py``:
-    the config's model runs from ``onnx_file`` in onnxruntime
-    (:class:`ghostdet.deployment.ONNXRuntimeDetector`), its boxes labelled with the class names
-    kept in the file (else the config's test dataset's)."""
-    from mmdet.apis import init_detector
-
-    from ..deployment import onnx_test_model
-    cfg = Config.fromfile(config) if isinstance(config, (str, Path)) else copy.deepcopy(config)
-    cfg.model = onnx_test_model(cfg.model, onnx_file)
-    with warnings.catch_warnings():  # there is no checkpoint: the classes are set below
-        warnings.filterwarnings('ignore', message='checkpoint is None')
-        # cfg_options={}: init_detector otherwise edits cfg.model.backbone, which this lacks
-        model = init_detector(cfg, None, device=device, cfg_options={})
-    classes = model.network.meta.get('classes')
-    if not classes:
-        from mmdet.registry import DATASETS
-        dataset = copy.deepcopy(cfg.test_dataloader.dataset)
-        dataset['lazy_init'] = True
-        classes = DATASETS.build(dataset).metainfo.get('classes')
-    model.dataset_meta['classes'] = tuple(classes)
-    return model
-
-
 def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
-    """The detector :func:`run_demo` runs: mmdet's ``init_detector`` (or the ONNX model of an
-    ``.onnx`` file), refused with an error that says why when the checkpoint's weights do not
-    fit it (``CheckpointMismatchError``; ``init_detector`` loads what matches and only warns)
-    or its neck does not fit its backbone, or its heads the neck (``ChannelsMismatchError``,
-    from the config, before anything is built or loaded)."""
+    """The detector :func:`run_demo` runs: mmdet's ``init_detector``, refused with an error
+    that says why when the checkpoint's weights do not fit it (``CheckpointMismatchError``;
+    ``init_detector`` loads what matches and only warns) or its neck does not fit its
+    backbone, or its heads the neck (``ChannelsMismatchError``, from the config, before
+    anything is built or loaded). An ``.onnx`` file is refused: its model is
+    :func:`ghostdet.deployment.init_onnx_detector`'s, which ``tools/demo.py`` chooses for it."""
     from mmdet.apis import init_detector
 
+    if checkpoint is not None and checkpoint.endswith('.onnx'):
+        raise ValueError(f'{checkpoint} is an exported ONNX model, not a checkpoint: its demo '
+                         'model is ghostdet.deployment.init_onnx_detector\'s (tools/demo.py '
+                         'chooses it for a .onnx file)')
     if isinstance(config, (str, Path)):
         config = str(config_file(config))  # mmdet::... names too
-    if checkpoint is not None and checkpoint.endswith('.onnx'):
-        model = init_onnx_detector(config, checkpoint, device)
-    else:
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
-        check_config_channels(cfg, config if isinstance(config, str) else 'the config')
-        model = init_detector(cfg, checkpoint, device=device)
-        if checkpoint is not None:
-            check_checkpoint_fits(model, checkpoint)
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    check_config_channels(cfg, config if isinstance(config, str) else 'the config')
+    model = init_detector(cfg, checkpoint, device=device)
+    if checkpoint is not None:
+        check_checkpoint_fits(model, checkpoint)
     return model
 
 

@@ -7,8 +7,8 @@ from typing import Optional
 
 
 from .inference import run_demo
-from .runner import (build_test_config, build_train_config, latest_checkpoint, load_config,
-                     test, train)
+from .runner import (build_run_config, build_test_config, build_train_config,
+                     latest_checkpoint, test, train)
 
 QUICKSTART_CONFIG = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
@@ -24,7 +24,7 @@ def run_quickstart(config: str = QUICKSTART_CONFIG,
     from ghostdet.datasets import make_synthetic_coco
 
     cfg_options = dict(cfg_options or {})
-    probe = load_config(config, work_dir, cfg_options)  # its data_root and work_dir
+    probe = build_run_config(config, work_dir, cfg_options)  # its data_root and work_dir
     data_root = data_root or probe.data_root
     print(f'[quickstart] 1/4 dataset: {data_root}')
     paths = make_synthetic_coco(data_root)

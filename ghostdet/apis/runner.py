@@ -13,7 +13,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from ..datasets.checks import check_config_num_classes, check_data_files
 from ..models.structure import check_channels, check_config_channels
 from ..models.utils import check_weight_files
-from ..utils.config import config_file, merge_cfg_options
+from ..utils.config import config_file
+from .builder import load_config
 
 PROGRESS_HOOK = dict(type='ProgressBarHook')
 TRAIN_SPLITS = ('train_dataloader', 'val_dataloader')
@@ -35,20 +36,20 @@ def check_config_inputs(cfg: Config, config: str, splits: Sequence[str] = TRAIN_
     check_config_num_classes(cfg, config, splits)
 
 
-def load_config(config: str,
-                work_dir: Optional[str] = None,
-                cfg_options: Optional[dict] = None,
-                launcher: str = 'none',
-                training: bool = False) -> Config:
-    """Read ``config`` and apply the options every tool shares.
+def build_run_config(config: str,
+                     work_dir: Optional[str] = None,
+                     cfg_options: Optional[dict] = None,
+                     launcher: str = 'none',
+                     training: bool = False) -> Config:
+    """``config`` as :func:`~ghostdet.apis.load_config` reads it, with what a Runner takes
+    from the tools: the launcher and the work dir.
 
     The work dir follows mmdet's precedence: ``work_dir`` argument > the config's
     ``work_dir`` > ``./work_dirs/<config name>``. ``training``: say on stderr where the
     options change the training length but not the learning-rate schedule.
     """
     path = config_file(config)
-    cfg = Config.fromfile(str(path))
-    merge_cfg_options(cfg, cfg_options, training)  # an option that changes nothing: refused
+    cfg = load_config(path, cfg_options, training)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -108,7 +109,7 @@ def build_train_config(config: str,
         auto_scale_lr: Scale the learning rate by the actual batch size over
             ``auto_scale_lr.base_batch_size``.
     """
-    cfg = load_config(config, work_dir, cfg_options, launcher, training=True)
+    cfg = build_run_config(config, work_dir, cfg_options, launcher, training=True)
     if amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); '
@@ -162,26 +163,33 @@ def build_test_config(config: str,
                       launcher: str = 'none',
                       fuse_conv_bn: bool = False,
                       tta: bool = False) -> Config:
-    """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
-    ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
-    ``show_dir``, a progress bar, a check that the checkpoint's weights cover the model
-    (:class:`ghostdet.engine.CheckpointKeysHook`) and, with ``fuse_conv_bn``, the model's
-    BatchNorms folded into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A
-    ``checkpoint`` ending in ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in
-    onnxruntime (:class:`ghostdet.deployment.ONNXRuntimeDetector`). ``tta``: with test-time
-    augmentation (:func:`add_test_time_augmentation`)."""
+    """The config ``tools/test.py`` evaluates ``checkpoint`` with (see :func:`configure_test`).
+    An ``.onnx`` file (``tools/deployment/pytorch2onnx.py``) is refused here: its config is
+    :func:`ghostdet.deployment.build_onnx_test_config`'s, which ``tools/test.py`` chooses for
+    it."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    cfg = load_config(config, work_dir, cfg_options, launcher)
-    if checkpoint.endswith('.onnx'):  # the exported network in onnxruntime, the head's decoding
-        if fuse_conv_bn:
-            raise ValueError('--fuse-conv-bn folds a PyTorch model; an ONNX model is tested as '
-                             'it was exported')
-        from ..deployment import onnx_test_model
-        cfg.model = onnx_test_model(cfg.model, checkpoint)
-        cfg.load_from = None
-    else:
-        cfg.load_from = checkpoint
+    if checkpoint.endswith('.onnx'):
+        raise ValueError(f'{checkpoint} is an exported ONNX model, not a checkpoint: its test '
+                         'config is ghostdet.deployment.build_onnx_test_config\'s (tools/test.py '
+                         'chooses it for a .onnx file)')
+    cfg = build_run_config(config, work_dir, cfg_options, launcher)
+    cfg.load_from = checkpoint
+    return configure_test(cfg, out, show_dir, fuse_conv_bn, tta)
+
+
+def configure_test(cfg: Config,
+                   out: Optional[str] = None,
+                   show_dir: Optional[str] = None,
+                   fuse_conv_bn: bool = False,
+                   tta: bool = False) -> Config:
+    """What ``tools/test.py`` adds to ``cfg`` (its model and ``load_from`` set; changed in
+    place and returned): COCO metrics from the config's ``test_evaluator``, raw results to
+    ``out`` (``.pkl``), pictures with boxes to ``show_dir``, a progress bar, a check that the
+    checkpoint's weights cover the model (:class:`ghostdet.engine.CheckpointKeysHook`, where
+    ``load_from`` is set) and, with ``fuse_conv_bn``, the model's BatchNorms folded into its
+    convolutions (:class:`ghostdet.engine.FuseConvBNHook`). ``tta``: with test-time
+    augmentation (:func:`add_test_time_augmentation`)."""
     if tta:
         print(add_test_time_augmentation(cfg), flush=True)
     if show_dir is not None:

@@ -10,6 +10,7 @@ as the PyTorch one is.
 onnx, onnxscript (torch's exporter) and onnxruntime are imported only here, when used
 (``requirements/deploy.txt``).
 """
+import copy
 import inspect
 import json
 import os
@@ -20,10 +21,11 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
+from mmengine.config import Config
 from torch import Tensor
 
-from ..analysis.complexity import eval_no_grad
-from ..analysis.detectors import relative_difference
+from ..models.fuse import relative_difference
+from ..models.structure import eval_no_grad
 from ..utils.registry import build_model
 
 INPUT_NAME = 'img'
@@ -308,6 +310,74 @@ def onnx_test_model(detector: dict, onnx_file: str) -> dict:
                 detector=detector)
 
 
+def build_onnx_test_config(config: str,
+                           onnx_file: str,
+                           work_dir: Optional[str] = None,
+                           out: Optional[str] = None,
+                           show_dir: Optional[str] = None,
+                           cfg_options: Optional[dict] = None,
+                           launcher: str = 'none',
+                           fuse_conv_bn: bool = False,
+                           tta: bool = False) -> Config:
+    """The config ``tools/test.py`` evaluates an exported ``onnx_file``
+    (``tools/deployment/pytorch2onnx.py``) with: :func:`ghostdet.apis.build_test_config`'s,
+    the config's model run from the file in onnxruntime (:class:`ONNXRuntimeDetector`, its
+    boxes decoded and NMS-ed by the config's head) and nothing loaded into it.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: ``fuse_conv_bn``: the file is tested as it was exported.
+    """
+    from ..apis.runner import build_run_config, configure_test
+
+    if not osp.isfile(onnx_file):
+        raise FileNotFoundError(f'checkpoint not found: {onnx_file}')
+    cfg = build_run_config(config, work_dir, cfg_options, launcher)
+    if fuse_conv_bn:
+        raise ValueError('--fuse-conv-bn folds a PyTorch model; an ONNX model is tested as '
+                         'it was exported')
+    cfg.model = onnx_test_model(cfg.model, onnx_file)
+    cfg.load_from = None
+    return configure_test(cfg, out, show_dir, tta=tta)
+
+
+def init_onnx_detector(config: Union[str, Config], onnx_file: str,
+                       device: str = 'cpu') -> nn.Module:
+    """mmdet's ``init_detector`` for a model exported by ``tools/deployment/pytorch2onnx.py``
+    (what ``tools/demo.py`` runs for an ``.onnx`` file): the config's model runs from
+    ``onnx_file`` in onnxruntime (:class:`ONNXRuntimeDetector`), its boxes labelled with the
+    class names kept in the file (else the config's test dataset's).
+
+    Args:
+        config (str, Path or Config): The config the model was exported from.
+        onnx_file (str): The exported file.
+        device (str): Defaults to ``'cpu'``.
+
+    Returns:
+        nn.Module: The detector, as ``init_detector`` returns it.
+    """
+    import warnings
+
+    from mmdet.apis import init_detector
+
+    from ..apis.builder import load_config
+
+    cfg = load_config(config)
+    cfg.model = onnx_test_model(cfg.model, onnx_file)
+    with warnings.catch_warnings():  # there is no checkpoint: the classes are set below
+        warnings.filterwarnings('ignore', message='checkpoint is None')
+        # cfg_options={}: init_detector otherwise edits cfg.model.backbone, which this lacks
+        model = init_detector(cfg, None, device=device, cfg_options={})
+    classes = model.network.meta.get('classes')
+    if not classes:
+        from mmdet.registry import DATASETS
+        dataset = copy.deepcopy(cfg.test_dataloader.dataset)
+        dataset['lazy_init'] = True
+        classes = DATASETS.build(dataset).metainfo.get('classes')
+    model.dataset_meta['classes'] = tuple(classes)
+    return model
+
+
 def export_detector(config,
                     checkpoint: str,
                     out: str,
@@ -327,7 +397,8 @@ def export_detector(config,
         ValueError: ``out`` is not an ``.onnx`` file, the detector is two-stage, or the check
             fails.
     """
-    from ..analysis.detectors import build_detector, synthetic_batch
+    from ..apis.builder import build_detector
+    from ..models.synthetic_inputs import synthetic_batch
     from ..models.utils import load_checked_state_dict
     from ..utils.checkpoint import load_local_checkpoint
 

@@ -86,7 +86,7 @@ class CalibrationImages:
         from mmdet.registry import DATASETS
         from mmengine.registry import DefaultScope
 
-        from ..analysis.detectors import load_config
+        from ..apis.builder import load_config
         from ..apis.inference import collect_images
         from ..utils.registry import build_model
 
@@ -199,7 +199,7 @@ def quantize_onnx(src: str,
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quant_pre_process, quantize_static)
 
-    from ..analysis.detectors import relative_difference
+    from ..models.fuse import relative_difference
 
     if not out.endswith('.onnx'):
         raise ValueError(f'the output must be an .onnx file, got {out}')
@@ -268,7 +268,7 @@ def quantize_detector(config,
     """What ``tools/deployment/quantize_onnx.py`` does: check that ``src`` was exported from
     the config's detector, then :func:`quantize_onnx` it calibrated on
     :class:`CalibrationImages` of the config (or of ``image_dir``)."""
-    from ..analysis.detectors import load_config
+    from ..apis.builder import load_config
     from ..utils.registry import build_model
     from .onnx import onnx_test_model
 

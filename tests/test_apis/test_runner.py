@@ -86,6 +86,19 @@ def test_missing_files_are_named(tmp_path):
         build_test_config(CONFIG, str(tmp_path / 'no_such.pth'))
 
 
+def test_an_onnx_file_is_refused_with_the_function_that_tests_it(tmp_path):
+    """The entry points sit below export: an exported file's test config and demo model are
+    ghostdet.deployment's, which tools/test.py and tools/demo.py choose for a .onnx file."""
+    from ghostdet.apis import init_demo_model
+    onnx_file = tmp_path / 'model.onnx'
+    onnx_file.write_bytes(b'')
+    with pytest.raises(ValueError, match=r'model\.onnx is an exported ONNX model, not a '
+                       r'checkpoint: its test config is ghostdet\.deployment\.build_onnx_test'):
+        build_test_config(CONFIG, str(onnx_file))
+    with pytest.raises(ValueError, match=r'its demo model is ghostdet\.deployment\.init_onnx'):
+        init_demo_model(CONFIG, str(onnx_file))
+
+
 def test_test_config_out_show_dir_and_progress(tmp_path):
     ckpt = tmp_path / 'epoch_12.pth'
     ckpt.write_bytes(b'')

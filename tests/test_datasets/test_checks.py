@@ -352,7 +352,7 @@ def test_a_config_registering_the_hook_is_checked_before_any_runner():
     """What the hook would say after the Runner's config and environment dump, said by
     train.py / test.py before it: each dataset the splits read, through wrappers, whose classes
     the config fixes (a CocoDataset's metainfo, else its METAINFO)."""
-    from ghostdet.analysis import load_config
+    from ghostdet.apis import load_config
     from tests.helpers import REPO
     name = 'quick.py'
     cfg = load_config(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')

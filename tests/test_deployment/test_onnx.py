@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ghostdet.analysis import build_detector, load_config, randomize_batchnorm, synthetic_batch
+from ghostdet.apis import build_detector, load_config
 from ghostdet.deployment import (DenseNetwork, ONNXNetwork, ONNXRuntimeDetector, check_onnx,
                                  export_onnx)
+from ghostdet.models import randomize_batchnorm, synthetic_batch
 from ghostdet.utils.registry import build_model
 from tests.helpers import REPO
 
@@ -167,7 +168,7 @@ def test_demo_model_takes_the_class_names_from_the_file_else_from_the_config(exp
                                                                             tmp_path):
     import onnx
 
-    from ghostdet.apis.inference import init_onnx_detector
+    from ghostdet.deployment import init_onnx_detector
     cfg = load_config(CONFIG, THREE_CLASSES)
     cfg.test_dataloader.dataset.metainfo = dict(classes=('a', 'b', 'c'))
     assert init_onnx_detector(cfg, exported['path']).dataset_meta['classes'] == CLASSES
@@ -177,6 +178,29 @@ def test_demo_model_takes_the_class_names_from_the_file_else_from_the_config(exp
     nameless = str(tmp_path / 'nameless.onnx')
     onnx.save(graph, nameless)
     assert init_onnx_detector(cfg, nameless).dataset_meta['classes'] == ('a', 'b', 'c')
+
+
+def test_onnx_test_config_runs_the_file_in_onnxruntime_with_the_tools_test_options(exported,
+                                                                                  tmp_path):
+    """What tools/test.py evaluates a .onnx file with: the config's model in the file's
+    ONNXRuntimeDetector, nothing loaded into it, the test options as for a checkpoint."""
+    from ghostdet.deployment import build_onnx_test_config
+    cfg = build_onnx_test_config(CONFIG, exported['path'], work_dir=str(tmp_path),
+                                 out=str(tmp_path / 'r.pkl'), cfg_options=THREE_CLASSES)
+    assert cfg.model.type == 'ONNXRuntimeDetector' and cfg.model.onnx_file == exported['path']
+    assert cfg.model.detector.bbox_head.num_classes == 3 and cfg.load_from is None
+    assert cfg.work_dir == str(tmp_path) and cfg.launcher == 'none'
+    assert cfg.test_evaluator[-1] == dict(type='DumpDetResults',
+                                          out_file_path=str(tmp_path / 'r.pkl'))
+    # the config's own hooks and the progress bar; no CheckpointKeysHook added: nothing loads
+    own = [h['type'] for h in load_config(CONFIG).custom_hooks]
+    assert [h['type'] for h in cfg.custom_hooks] == own + ['ProgressBarHook']
+    tta = build_onnx_test_config(CONFIG, exported['path'], tta=True)
+    assert tta.model.type == 'DetTTAModel' and tta.model.module.type == 'ONNXRuntimeDetector'
+    with pytest.raises(ValueError, match='--fuse-conv-bn folds a PyTorch model'):
+        build_onnx_test_config(CONFIG, exported['path'], fuse_conv_bn=True)
+    with pytest.raises(FileNotFoundError, match='checkpoint not found: .*none.onnx'):
+        build_onnx_test_config(CONFIG, str(tmp_path / 'none.onnx'))
 
 
 def test_an_opset_is_written_as_asked_or_nothing_is_written(model, tmp_path):

@@ -10,10 +10,11 @@ import onnx
 import pytest
 import torch
 
-from ghostdet.analysis import build_detector, randomize_batchnorm, synthetic_batch
+from ghostdet.apis import build_detector
 from ghostdet.datasets import make_synthetic_coco
 from ghostdet.deployment import (CalibrationImages, ONNXNetwork, check_exported_from,
                                  export_onnx, quantize_onnx)
+from ghostdet.models import randomize_batchnorm, synthetic_batch
 from tests.helpers import REPO
 
 CONFIG = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')

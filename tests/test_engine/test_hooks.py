@@ -86,7 +86,8 @@ def test_progress_bar_hook_counts_the_test_images_on_the_stdout_of_the_run(capsy
 def test_fuse_conv_bn_hook_folds_the_test_model_in_place_and_logs_it():
     from torch.nn.modules.batchnorm import _BatchNorm
 
-    from ghostdet.analysis import DetectorNetwork, build_detector, randomize_batchnorm
+    from ghostdet.apis import build_detector
+    from ghostdet.models import DetectorNetwork, randomize_batchnorm
     from tests.helpers import REPO
     model = randomize_batchnorm(build_detector(
         REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'))

@@ -5,7 +5,7 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.registry import DefaultScope
 
 import ghostdet  # noqa: F401  (applies the fixes)
-from ghostdet.analysis import load_config
+from ghostdet.apis import load_config
 from ghostdet.models.compat import fix_ssd_head_predict
 
 

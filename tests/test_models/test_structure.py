@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.registry import DefaultScope
 
-from ghostdet.analysis import load_config
+from ghostdet.apis import load_config
 from ghostdet.models import structure
 from ghostdet.models import (GhostNet, HeadChannelsMismatchError, HeadStridesMismatchError,
                              MobileNetV3, NeckChannelsMismatchError, backbone_out_channels,

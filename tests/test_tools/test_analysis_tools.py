@@ -134,8 +134,9 @@ def test_benchmark_onnx_times_the_exported_files_beside_their_checkpoint(tmp_pat
     """The float file and its int8 copy, each a row beside the PyTorch network."""
     import torch
 
-    from ghostdet.analysis import build_detector, synthetic_batch
+    from ghostdet.apis import build_detector
     from ghostdet.deployment import export_onnx, quantize_onnx
+    from ghostdet.models import synthetic_batch
     config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_ghost-fpn_1x_coco.py')
     model = build_detector(config)
     checkpoint, onnx_file = tmp_path / 'model.pth', tmp_path / 'model.onnx'

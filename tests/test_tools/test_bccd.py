@@ -6,8 +6,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from ghostdet.analysis.report import log_curves, short_name
 from ghostdet.datasets import convert_voc_to_coco
+from ghostdet.study.report import log_curves, short_name
 from tests.helpers import BCCD, require_shared
 from tests.test_tools.test_train_test_demo import run_tool
 
@@ -70,9 +70,9 @@ def test_the_bccd_study_shares_one_budget_and_sees_the_data(bccd_annotations):
     batch, optimizer and seed, from scratch, and their data found."""
     import os
 
-    from ghostdet.analysis.report import annotated_test_images, setup_lines
-    from ghostdet.analysis.study import DATALOADERS, Study
     from ghostdet.datasets import check_data_files
+    from ghostdet.study.report import setup_lines
+    from ghostdet.study.study import DATALOADERS, Study, annotated_test_images
     from tests.helpers import REPO
 
     images = str(BCCD / 'JPEGImages') + '/'

@@ -103,8 +103,8 @@ def test_sigkill_mid_epoch_then_resume_finishes_with_the_same_iterations(data_ro
     that epoch's iterations, as the BCCD configs log it (``window_size='epoch'``) and the
     study's learning curves read it: the resumed loop keeps the epoch's batch numbering and the
     checkpoint keeps the loss history."""
-    from ghostdet.analysis.logs import read_training_log
-    from ghostdet.analysis.report import log_curves
+    from ghostdet.study.logs import read_training_log
+    from ghostdet.study.report import log_curves
     from ghostdet.utils.checkpoint import load_local_checkpoint
     config = tmp_path / 'epoch_loss.py'
     config.write_text(f'_base_ = {CONFIG!r}\nlog_processor = dict(custom_cfg=[dict('
@@ -274,7 +274,7 @@ def text_log_losses(text: str) -> dict:
 
 
 def test_analyze_logs_reads_what_the_run_logged(trained, tmp_path):
-    from ghostdet.analysis.logs import read_training_log
+    from ghostdet.study.logs import read_training_log
     out = tmp_path / 'curves.png'
     result = run_tool(['tools/analysis/analyze_logs.py', 'plot_curve', trained, '--keys', 'loss',
                        'lr', '--legend', 'tiny', '--out', out])
@@ -518,7 +518,7 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24
     assert len(list((tmp_path / 'demo' / 'vis').iterdir())) == 24
     # the 8-iteration model's scores sit below the config's score_thr: look at the labels here
-    from ghostdet.apis.inference import init_onnx_detector
+    from ghostdet.deployment import init_onnx_detector
     model = init_onnx_detector(CONFIG, str(exported[1]))
     assert model.dataset_meta['classes'] == ('circle', 'square', 'triangle')  # from the file
 

@@ -45,8 +45,7 @@ def test_cfg_options_that_would_change_nothing_are_refused():
     """mmengine merges any key without a word: a config file's variable (its users were set
     from it when the file was read) or a misspelt setting trained as if the option were not
     there."""
-    from ghostdet.analysis import load_config as load_for_analysis
-    from ghostdet.apis.runner import load_config
+    from ghostdet.apis import build_run_config, load_config
     from ghostdet.utils.config import check_cfg_options
     from tests.helpers import REPO
     config = REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
@@ -79,17 +78,17 @@ def test_cfg_options_that_would_change_nothing_are_refused():
         with pytest.raises(ValueError, match=message):
             check_cfg_options(cfg, {key: value})
         with pytest.raises(ValueError, match=message):  # where the tools load configs
-            load_config(config, cfg_options={key: value})
+            build_run_config(config, cfg_options={key: value})
         with pytest.raises(ValueError, match=message):
-            load_for_analysis(config, {key: value})
+            load_config(config, {key: value})
     # settings, new ones too, where a Runner or a constructor reads them
     options = {'train_dataloader.batch_size': 2, 'param_scheduler.1.end': 24,
                'find_unused_parameters': True, 'test_evaluator.classwise': True,
                'model.backbone.widen_factor': 1.3}
-    cfg = load_config(config, cfg_options=options)
+    cfg = build_run_config(config, cfg_options=options)
     assert cfg.train_dataloader.batch_size == 2 and cfg.param_scheduler[1].end == 24
     assert cfg.find_unused_parameters and cfg.test_evaluator.classwise
-    assert load_for_analysis(config, options).model.backbone.widen_factor == 1.3
+    assert load_config(config, options).model.backbone.widen_factor == 1.3
 
 
 def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsys):
@@ -97,9 +96,8 @@ def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsy
     epoch 12, so epochs 13-24 train at its final learning rate, without a word."""
     from functools import partial
 
-    from ghostdet.analysis import load_config as load_for_analysis
-    from ghostdet.apis.runner import build_test_config, build_train_config
-    from ghostdet.apis.runner import load_config as load_any
+    from ghostdet.apis import (build_run_config, build_test_config, build_train_config,
+                               load_config as load_any)
     from ghostdet.utils.config import schedule_length_notes
     load_config = partial(load_any, training=True)  # as build_train_config loads
     from tests.helpers import REPO
@@ -127,8 +125,8 @@ def test_a_changed_training_length_that_leaves_the_schedule_behind_is_said(capsy
         assert capsys.readouterr().err == ''
     # said where training is configured only: not by test.py or the analysis tools
     longer = {'train_cfg.max_epochs': 24}
-    load_any(coco, cfg_options=longer)
-    load_for_analysis(coco, longer)
+    build_run_config(coco, cfg_options=longer)
+    load_any(coco, longer)
     build_test_config(coco, str(coco), cfg_options=longer)
     assert capsys.readouterr().err == ''
     build_train_config(coco, cfg_options=longer)  # tools/train.py, the quickstart, the study
@@ -149,7 +147,7 @@ def test_milestones_that_never_come_are_said(tmp_path, capsys):
     import torch
     from mmengine.optim.scheduler import MultiStepLR
 
-    from ghostdet.apis.runner import build_train_config, load_config
+    from ghostdet.apis import build_train_config, load_config
     from ghostdet.utils.config import unreached_milestone_notes
     from tests.helpers import REPO
     coco = REPO / 'configs/ghostnet/retinanet_ghostnet-1.0x_fpn_1x_coco.py'

@@ -18,8 +18,8 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from ghostdet.analysis.logs import (best_validation, default_keys, plot_training_logs,
-                                    read_training_log, resolve_key, train_time, work_dir_of)
+from ghostdet.study.logs import (best_validation, default_keys, plot_training_logs,
+                                 read_training_log, resolve_key, train_time, work_dir_of)
 from ghostdet.utils.cli import input_errors
 
 

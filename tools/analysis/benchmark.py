@@ -33,9 +33,10 @@ from typing import List, Optional
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import (DetectorNetwork, LatencyResult, benchmark_modules, build_detector,
-                               format_latency_table, fuse_conv_bn, num_threads, synthetic_batch)
+from ghostdet.analysis import LatencyResult, benchmark_modules, format_latency_table, num_threads
+from ghostdet.apis import build_detector
 from ghostdet.deployment import ONNXNetwork, check_exported_from, export_for_timing
+from ghostdet.models import DetectorNetwork, fuse_conv_bn, synthetic_batch
 from ghostdet.utils.cli import input_errors, non_negative_int, positive_int, torch_device
 
 

@@ -17,7 +17,7 @@ from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe checkpoint loading)
 from ghostdet.analysis.bn_stats import val_with_recomputed_bn
-from ghostdet.apis.runner import build_runner, check_config_inputs, load_config
+from ghostdet.apis.runner import build_run_config, build_runner, check_config_inputs
 from ghostdet.utils.cli import input_errors
 
 
@@ -38,7 +38,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     with input_errors():  # one line, exit 2, before the validation pass
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-        cfg = load_config(args.config, args.work_dir, args.cfg_options)
+        cfg = build_run_config(args.config, args.work_dir, args.cfg_options)
         cfg.load_from = args.checkpoint
         check_config_inputs(cfg, args.config)  # train (the BN pass) and val data, neck, head
     result = val_with_recomputed_bn(build_runner(cfg))

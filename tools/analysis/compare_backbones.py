@@ -19,12 +19,12 @@ import torch
 
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import BACKBONES, format_latency_table, num_threads
-from ghostdet.analysis.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
-                                       backbone_rows, detector_latency, detector_rows,
-                                       format_backbone_table, format_detector_latency_table,
-                                       format_detector_table, machine_description,
-                                       plot_comparison)
-from ghostdet.analysis.study import cuda_description
+from ghostdet.study.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
+                                    backbone_rows, detector_latency, detector_rows,
+                                    format_backbone_table, format_detector_latency_table,
+                                    format_detector_table, machine_description,
+                                    plot_comparison)
+from ghostdet.study.study import cuda_description
 from ghostdet.utils.cli import non_negative_int, positive_int
 
 REPO = Path(__file__).resolve().parents[2]

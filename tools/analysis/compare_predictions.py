@@ -10,7 +10,7 @@ Pairs each detection with a *twin* in the other file (same image and class, scor
 ``--score-tol``, every box coordinate within ``--box-tol`` pixels), prints how many have one,
 the twins' largest differences and the detections without one (the rule, and the detections
 "at the cut" that a tie in the scores may keep out of one file's top ``max_per_img``, are in
-``ghostdet/analysis/twins.py``; ``--config`` gives the models' own score threshold, so that
+``ghostdet/study/twins.py``; ``--config`` gives the models' own score threshold, so that
 ties at it count as such). Exits 0 when every detection has a twin or is at the cut, 1
 otherwise (as ``cmp`` does), 2 on bad input. The files are read without running code from them.
 """
@@ -19,8 +19,8 @@ import os.path as osp
 from typing import List, Optional
 
 import ghostdet  # noqa: F401  (version guard, registrations, safe loading)
-from ghostdet.analysis import (compare_predictions, config_score_thr, format_prediction_diff,
-                               load_config)
+from ghostdet.apis import load_config
+from ghostdet.study import compare_predictions, config_score_thr, format_prediction_diff
 from ghostdet.utils.checkpoint import load_predictions
 from ghostdet.utils.cli import fraction, input_errors, non_negative_float, positive_int
 

@@ -14,8 +14,9 @@ from typing import List, Optional
 from mmengine.config import DictAction
 
 import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis import (ComponentComplexity, build_detector, detector_complexity,
-                               format_complexity_table, num_threads)
+from ghostdet.analysis import (ComponentComplexity, detector_complexity, format_complexity_table,
+                               num_threads)
+from ghostdet.apis import build_detector
 from ghostdet.utils.cli import input_errors, positive_int
 
 

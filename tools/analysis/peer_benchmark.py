@@ -4,7 +4,7 @@
         [--shape 800 1216] [--runs 50] [--out docs/benchmarks_peer.md] [CONFIG ...]
 
 Random weights on both sides (nothing downloaded), the same images, each side with its own
-preprocessing, network, decoding and NMS (see ``ghostdet.analysis.peers``). Prints one
+preprocessing, network, decoding and NMS (see ``ghostdet.study.peers``). Prints one
 markdown table per batch size and precision with ratios to the torchvision row. Without
 torchvision (it is not a ghostdet requirement), the peer row is left out and the table says
 why; ghostdet's rows are still measured.
@@ -17,9 +17,9 @@ from typing import List, Optional
 
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import format_latency_table
-from ghostdet.analysis.compare import machine_description
-from ghostdet.analysis.peers import PEER, PEER_CONFIGS, peer_latency
-from ghostdet.analysis.study import cuda_description
+from ghostdet.study.compare import machine_description
+from ghostdet.study.peers import PEER, PEER_CONFIGS, peer_latency
+from ghostdet.study.study import cuda_description
 from ghostdet.utils.cli import input_errors, non_negative_int, positive_int, torch_device
 from ghostdet.utils.config import config_file
 

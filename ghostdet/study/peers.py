@@ -15,8 +15,9 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .detectors import build_detector, synthetic_train_batch
-from .latency import LatencyResult, benchmark_module, num_threads
+from ..analysis.latency import LatencyResult, benchmark_module, num_threads
+from ..apis.builder import build_detector
+from ..models.synthetic_inputs import synthetic_train_batch
 
 PEER = 'fasterrcnn_mobilenet_v3_large_fpn'
 PEER_CONFIGS = (

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ghostdet.analysis.report import (annotated_test_images, learning_curves, log_curves,
-                                      loss_smoothing, results_table, sessions, setup_lines,
-                                      short_name, summarize_log, tile, titled, write_report)
-from ghostdet.analysis.study import Study, write_json
+from ghostdet.study.report import (learning_curves, log_curves, loss_smoothing, results_table,
+                                   sessions, setup_lines, short_name, summarize_log, tile, titled,
+                                   write_report)
+from ghostdet.study.study import Study, annotated_test_images, write_json
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
@@ -191,12 +191,12 @@ def test_setup_lines_list_differences_per_run(tmp_path):
 
 @pytest.mark.parametrize('seconds,text', [(59.6, '1 min 00 s'), (7, '7 s')])
 def test_duration(seconds, text):
-    from ghostdet.analysis.report import _duration
+    from ghostdet.study.report import _duration
     assert _duration(seconds) == text
 
 
 def test_relative_paths_inside_the_checkout_only(tmp_path, monkeypatch):
-    from ghostdet.analysis.report import _relative
+    from ghostdet.study.report import _relative
     monkeypatch.chdir(tmp_path)
     assert _relative(str(tmp_path / 'work_dirs' / 'a' / 'epoch_150.pth')) == \
         'work_dirs/a/epoch_150.pth'

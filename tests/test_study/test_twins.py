@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ghostdet.analysis import (compare_predictions, config_score_thr, format_prediction_diff,
-                               load_config, pair_detections)
+from ghostdet.apis import load_config
+from ghostdet.study import (compare_predictions, config_score_thr, format_prediction_diff,
+                            pair_detections)
 from tests.helpers import REPO
 
 

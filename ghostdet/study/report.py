@@ -1,9 +1,8 @@
-"""The published side of a study (:mod:`ghostdet.analysis.study`): a markdown results table,
+"""The published side of a study (:mod:`ghostdet.study.study`): a markdown results table,
 a picture of one test image with each model's detections side by side, each model's errors by
 class (:mod:`ghostdet.analysis.confusion`), the runs' learning curves, and the summary lines of
 every training log. Everything here reads what the runs wrote; nothing is typed in."""
 import datetime
-import json
 import os.path as osp
 import re
 import shlex
@@ -12,8 +11,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .figures import log_y, save_figure
-from .study import Study, StudyRun, read_json, write_json
+from ..analysis.figures import log_y, save_figure
+from .study import Study, StudyRun, annotated_test_images, class_names, picture_detections
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
 _NUMBER = r'([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))'
@@ -121,32 +120,6 @@ def learning_curves(study: Study, out: Path) -> bool:
     return True
 
 
-def class_names(cfg: Any) -> Tuple[str, ...]:
-    dataset = cfg.test_dataloader.dataset
-    return tuple((dataset.get('metainfo') or {}).get('classes') or ())
-
-
-def annotated_test_images(cfg: Any) -> List[Tuple[str, List[Tuple[List[float], int]]]]:
-    """``(image path, [(xyxy box, label index), ...])`` of the config's test split, by image id.
-    Labels index the config's classes (COCO category ids are mapped by name)."""
-    dataset = cfg.test_dataloader.dataset
-    root = dataset.get('data_root', '') or ''
-    with open(osp.join(root, dataset.ann_file), encoding='utf-8') as f:
-        coco = json.load(f)
-    classes = class_names(cfg)
-    label_of = {c['id']: classes.index(c['name']) for c in coco['categories']
-                if c['name'] in classes}
-    boxes: Dict[int, list] = {}
-    for ann in coco['annotations']:
-        if ann['category_id'] in label_of and not ann.get('iscrowd', 0):
-            x, y, w, h = ann['bbox']
-            boxes.setdefault(ann['image_id'], []).append(([x, y, x + w, y + h],
-                                                          label_of[ann['category_id']]))
-    prefix = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
-    return [(osp.join(prefix, img['file_name']), boxes.get(img['id'], []))
-            for img in sorted(coco['images'], key=lambda i: i['id'])]
-
-
 def titled(image: np.ndarray, title: str, width: int) -> np.ndarray:
     """``image`` scaled to ``width`` under a white title bar (black text)."""
     import cv2
@@ -168,37 +141,6 @@ def tile(panels: Sequence[np.ndarray], columns: int) -> np.ndarray:
         r, c = divmod(i, columns)
         grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = panel
     return grid
-
-
-def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str, Any]:
-    """A trained run's detections (``bboxes``, ``scores``, ``labels``) on one image, kept by
-    image name in ``<work_dir>/picture_dets.json``.
-
-    The study keeps them for the first test image when it tests a run, so a report can be
-    assembled from the runs' small JSON files alone (e.g. runs trained on other machines and
-    copied back without their checkpoints). An image not kept yet needs the checkpoint.
-
-    Raises:
-        FileNotFoundError: Neither the kept detections for this image nor the checkpoint exist.
-    """
-    from mmdet.apis import inference_detector, init_detector
-
-    name = osp.basename(image_path)
-    kept = read_json(run.path('picture_dets.json')) or {}
-    if name in kept:
-        return kept[name]
-    checkpoint = run.train_done['checkpoint']
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'{run.name}: drawing {name} needs its checkpoint {checkpoint} (not found) or '
-            f'its detections on that image in {run.path("picture_dets.json")} (kept when the '
-            'run is tested)')
-    model = init_detector(study.config(run), checkpoint, device=study.device)
-    pred = inference_detector(model, image_path).pred_instances.cpu()
-    kept[name] = dict(bboxes=pred.bboxes.tolist(), scores=pred.scores.tolist(),
-                      labels=pred.labels.tolist())
-    write_json(run.path('picture_dets.json'), kept)
-    return kept[name]
 
 
 def side_by_side(study: Study, out: Path, image: Optional[str] = None,
@@ -382,7 +324,7 @@ def errors_table(study: Study, iou_thr: float = 0.5,
     """Per run and class: the test boxes found, confused with another class and missed, and
     the detections that match no box, from each run's ``test_predictions.pkl``
     (:func:`ghostdet.analysis.confusion.test_set_confusion`); None when no run kept them."""
-    from .confusion import test_set_confusion
+    from ..analysis.confusion import test_set_confusion
 
     lines: List[str] = []
     for run in study.runs_:
@@ -450,7 +392,7 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
     if intro:
         out += [intro.strip(), '']
     out += [
-        f'Written by `ghostdet.analysis.report` on {datetime.date.today().isoformat()} from the '
+        f'Written by `ghostdet.study.report` on {datetime.date.today().isoformat()} from the '
         'runs under `' + study.work_root + '`; every number below was measured by the command '
         'in "Commands".', '', '## Setup', ''
     ]

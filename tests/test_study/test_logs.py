@@ -1,4 +1,4 @@
-"""ghostdet.analysis.logs on scalars files in mmengine's layout (one JSON object per line,
+"""ghostdet.study.logs on scalars files in mmengine's layout (one JSON object per line,
 ``WORK_DIR/TIMESTAMP/vis_data/scalars.json`` beside ``TIMESTAMP/TIMESTAMP.log``). Real runs'
 files are read in tests/test_tools/test_train_test_demo.py."""
 import json
@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from ghostdet.analysis.logs import (best_validation, default_keys, find_scalars,
-                                    plot_training_logs, read_training_log, resolve_key,
-                                    train_time)
+from ghostdet.study.logs import (best_validation, default_keys, find_scalars,
+                                 plot_training_logs, read_training_log, resolve_key,
+                                 train_time)
 
 
 def train_record(it, loss, epoch=None, time=0.5, data_time=0.1):

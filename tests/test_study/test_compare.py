@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from ghostdet.analysis import LatencyResult
-from ghostdet.analysis.compare import (BackboneRow, DetectorLatency, backbone_latency,
-                                       backbone_rows, detector_config, detector_latency,
-                                       format_backbone_table, format_detector_latency_table,
-                                       machine_description, plot_comparison)
 from ghostdet.models import GhostNet
+from ghostdet.study.compare import (BackboneRow, DetectorLatency, backbone_latency,
+                                    backbone_rows, detector_config, detector_latency,
+                                    format_backbone_table, format_detector_latency_table,
+                                    machine_description, plot_comparison)
 from tests.helpers import REPO
 
 CONFIGS = REPO / 'configs'

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .figures import log_y, save_figure
+from ..analysis.figures import log_y, save_figure
 
 SCALARS = 'vis_data/scalars.json'
 PathLike = Union[str, Path]

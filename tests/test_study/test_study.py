@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from ghostdet.analysis.study import (Job, Study, StudyRun, last_logged_epoch, plan_runs,
-                                     read_json, run_jobs, write_json)
 from ghostdet.datasets import NumClassesMismatchError
 from ghostdet.models import NeckChannelsMismatchError
+from ghostdet.study.study import (Job, Study, StudyRun, last_logged_epoch, plan_runs,
+                                  read_json, run_jobs, write_json)
 
 
 def _exit_with(code, delay):

@@ -9,13 +9,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
-from .backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
-                        build_backbone, build_classifier)
-from .complexity import ComponentComplexity, count_paper_macs, detector_complexity
-from .detectors import (DetectorNetwork, build_detector, fuse_conv_bn, load_config,
-                        replace_backbone, synthetic_batch)
-from .figures import save_figure
-from .latency import LatencyResult, benchmark_module, benchmark_modules
+from ..analysis.backbones import (BACKBONES, PAPER_CLASSIFIERS, PAPER_DETECTION_BACKBONES,
+                                  build_backbone, build_classifier)
+from ..analysis.complexity import ComponentComplexity, count_paper_macs, detector_complexity
+from ..analysis.figures import save_figure
+from ..analysis.latency import LatencyResult, benchmark_module, benchmark_modules
+from ..apis.builder import build_detector, load_config, replace_backbone
+from ..models.fuse import DetectorNetwork, fuse_conv_bn
+from ..models.synthetic_inputs import synthetic_batch
 
 ALGORITHMS = ('retinanet', 'faster-rcnn')
 NECKS = ('fpn', 'ghost-fpn')
@@ -292,7 +293,7 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         threads (int, optional): Torch threads; None keeps the setting. Defaults to None.
         progress (Callable[[str], None], optional): Progress lines. Defaults to None.
         fold_batchnorm (bool): Also time each classifier with its BatchNorms folded into the
-            convolutions before them (:func:`ghostdet.analysis.fuse_conv_bn`, which checks the
+            convolutions before them (:func:`ghostdet.models.fuse_conv_bn`, which checks the
             fold), as deployment runs it. Defaults to False.
 
     Returns:
@@ -346,7 +347,7 @@ def detector_latency(config_dir: Path,
                      progress: Progress = None) -> List[DetectorLatency]:
     """Latency of detectors on synthetic images.
 
-    ``mode='network'`` times :class:`~ghostdet.analysis.DetectorNetwork`: backbone, neck, dense
+    ``mode='network'`` times :class:`~ghostdet.models.DetectorNetwork`: backbone, neck, dense
     head and, for two-stage detectors, the RoI head on ``num_proposals`` fixed synthetic RoIs,
     no decoding or NMS; the same work whatever the weights, so rows compare on equal terms. The
     backbone and the neck are also timed alone. ``'tensor'`` and ``'predict'`` time

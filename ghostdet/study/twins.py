@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ghostdet.utils.checkpoint import check_predictions, prediction_arrays
-from ghostdet.utils.text import preview
+from ..utils.checkpoint import check_predictions, prediction_arrays
+from ..utils.text import preview
 
 # a cost no twin reaches (twins cost at most 2: see pair_detections)
 _NO_TWIN = 1e6
@@ -103,7 +103,7 @@ def config_score_thr(cfg: Any) -> float:
 
     Args:
         cfg (Config or dict): A loaded config (e.g. by
-            :func:`ghostdet.analysis.load_config`).
+            :func:`ghostdet.apis.load_config`).
 
     Raises:
         ValueError: The config's model has no such threshold.

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.analysis.peers import (PEER, MMDetTestStep, PeerUnavailable,
-                                     build_torchvision_peer, mmdet_test_data, peer_images,
-                                     peer_latency)
+from ghostdet.study.peers import (PEER, MMDetTestStep, PeerUnavailable,
+                                  build_torchvision_peer, mmdet_test_data, peer_images,
+                                  peer_latency)
 
 QUICKSTART = 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'
 
@@ -77,7 +77,7 @@ def test_inputs_and_test_step():
     images = peer_images((20, 30), 2)
     assert [tuple(i.shape) for i in images] == [(3, 20, 30)] * 2
     assert all(0 <= float(i.min()) and float(i.max()) <= 1 for i in images)
-    from ghostdet.analysis import build_detector
+    from ghostdet.apis import build_detector
 
     model = build_detector(QUICKSTART)
     data = mmdet_test_data(model, (64, 96), 2)

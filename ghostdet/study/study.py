@@ -16,7 +16,7 @@ study again skips what is done, so a killed study loses at most the unfinished p
 - ``measure``: one model at a time, alone on the device: params, MACs at the test input size,
   inference speed (batch sizes x fp32 / AMP on CUDA) with the trained weights, and training
   iterations per second on a synthetic batch of the config's batch size -> ``measure.json``.
-- ``report``: see :mod:`ghostdet.analysis.report`.
+- ``report``: see :mod:`ghostdet.study.report`.
 """
 import io
 import json
@@ -29,7 +29,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -165,7 +165,7 @@ def _train_child(config: str, work_dir: str, resume: bool, amp: bool,
     _redirect_output(log_path)
     _share_cpu(parallel)
     import ghostdet  # noqa: F401  (registrations, safe checkpoint loading)
-    from ghostdet.apis.runner import build_train_config, train
+    from ..apis.runner import build_train_config, train
 
     train(build_train_config(config, work_dir, 'auto' if resume else None, amp,
                              cfg_options=cfg_options))
@@ -177,7 +177,7 @@ def _test_child(config: str, checkpoint: str, work_dir: str, cfg_options: Option
     _redirect_output(log_path)
     _share_cpu(parallel)
     import ghostdet  # noqa: F401
-    from ghostdet.apis.runner import build_test_config, test
+    from ..apis.runner import build_test_config, test
 
     metrics = test(build_test_config(config, checkpoint, work_dir, predictions_path,
                                      cfg_options=cfg_options))
@@ -273,6 +273,32 @@ def last_logged_epoch(log: Path) -> Optional[int]:
     return int(found[-1]) if found else None
 
 
+def class_names(cfg: Any) -> Tuple[str, ...]:
+    dataset = cfg.test_dataloader.dataset
+    return tuple((dataset.get('metainfo') or {}).get('classes') or ())
+
+
+def annotated_test_images(cfg: Any) -> List[Tuple[str, List[Tuple[List[float], int]]]]:
+    """``(image path, [(xyxy box, label index), ...])`` of the config's test split, by image id.
+    Labels index the config's classes (COCO category ids are mapped by name)."""
+    dataset = cfg.test_dataloader.dataset
+    root = dataset.get('data_root', '') or ''
+    with open(osp.join(root, dataset.ann_file), encoding='utf-8') as f:
+        coco = json.load(f)
+    classes = class_names(cfg)
+    label_of = {c['id']: classes.index(c['name']) for c in coco['categories']
+                if c['name'] in classes}
+    boxes: Dict[int, list] = {}
+    for ann in coco['annotations']:
+        if ann['category_id'] in label_of and not ann.get('iscrowd', 0):
+            x, y, w, h = ann['bbox']
+            boxes.setdefault(ann['image_id'], []).append(([x, y, x + w, y + h],
+                                                          label_of[ann['category_id']]))
+    prefix = osp.join(root, dataset.get('data_prefix', {}).get('img', ''))
+    return [(osp.join(prefix, img['file_name']), boxes.get(img['id'], []))
+            for img in sorted(coco['images'], key=lambda i: i['id'])]
+
+
 # --- stages --------------------------------------------------------------------------------
 @dataclass
 class Study:
@@ -333,7 +359,7 @@ class Study:
                     versions=f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}')
 
     def config(self, run: StudyRun) -> Any:
-        from ghostdet.analysis.detectors import load_config
+        from ..apis.builder import load_config
         return load_config(str(run.config), self.cfg_options)
 
     def by_run(self) -> List['Study']:
@@ -430,8 +456,6 @@ class Study:
     def keep_picture_detections(self) -> None:
         """Detections of every tested run on the first test image (``picture_dets.json``), so
         that the report's picture can be drawn where the checkpoints are not."""
-        from .report import annotated_test_images, picture_detections
-
         tested = [r for r in self.runs_ if r.done('train') and r.done('test')]
         if not tested:
             return
@@ -455,9 +479,10 @@ class Study:
         """Params, MACs and inference / training speed of one run (see the module doc)."""
         from mmengine.optim import build_optim_wrapper
 
-        from .complexity import detector_complexity
-        from .detectors import build_detector, synthetic_batch, synthetic_train_batch
-        from .latency import benchmark_module, benchmark_train_step, num_threads
+        from ..analysis.complexity import detector_complexity
+        from ..analysis.latency import benchmark_module, benchmark_train_step, num_threads
+        from ..apis.builder import build_detector
+        from ..models.synthetic_inputs import synthetic_batch, synthetic_train_batch
 
         cfg = self.config(run)
         timing = dict(runs=self.runs, warmup=self.warmup, device=self.device,
@@ -545,6 +570,37 @@ class Study:
                     packed.append(run.name)
         atomic_write(data.getvalue(), path)
         return packed
+
+
+def picture_detections(study: Study, run: StudyRun, image_path: str) -> Dict[str, Any]:
+    """A trained run's detections (``bboxes``, ``scores``, ``labels``) on one image, kept by
+    image name in ``<work_dir>/picture_dets.json``.
+
+    The study keeps them for the first test image when it tests a run, so a report can be
+    assembled from the runs' small JSON files alone (e.g. runs trained on other machines and
+    copied back without their checkpoints). An image not kept yet needs the checkpoint.
+
+    Raises:
+        FileNotFoundError: Neither the kept detections for this image nor the checkpoint exist.
+    """
+    from mmdet.apis import inference_detector, init_detector
+
+    name = osp.basename(image_path)
+    kept = read_json(run.path('picture_dets.json')) or {}
+    if name in kept:
+        return kept[name]
+    checkpoint = run.train_done['checkpoint']
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'{run.name}: drawing {name} needs its checkpoint {checkpoint} (not found) or '
+            f'its detections on that image in {run.path("picture_dets.json")} (kept when the '
+            'run is tested)')
+    model = init_detector(study.config(run), checkpoint, device=study.device)
+    pred = inference_detector(model, image_path).pred_instances.cpu()
+    kept[name] = dict(bboxes=pred.bboxes.tolist(), scores=pred.scores.tolist(),
+                      labels=pred.labels.tolist())
+    write_json(run.path('picture_dets.json'), kept)
+    return kept[name]
 
 
 def _latency_dict(result: Any) -> dict:
