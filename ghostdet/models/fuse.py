@@ -99,6 +99,26 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def unshare_convolutions(model: nn.Module) -> int:
+    """Give every parent its own copy of a convolution it shares with another parent (in
+    place), and return how many were copied. Heads that share one convolution across pyramid
+    levels, each level with its own BatchNorm (mmdet's ``RTMDetSepBNHead``), fold correctly
+    only then: folding each level's BatchNorm into the one shared convolution would fold them
+    all into it. The outputs stay the same; the copies no longer share their weights."""
+    seen = set()
+    copied = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.modules.conv._ConvNd):
+                continue
+            if id(child) in seen:
+                setattr(parent, name, copy.deepcopy(child))
+                copied += 1
+            else:
+                seen.add(id(child))
+    return copied
+
+
 def relative_difference(expected: Sequence[Tensor], got: Sequence[Tensor]) -> float:
     """The largest difference between two models' outputs, each output's relative to its
     largest magnitude in ``expected`` (absolute where that is 0). Raises ValueError when the
@@ -128,7 +148,8 @@ def fuse_conv_bn(model: nn.Module,
 
     mmcv folds a BatchNorm into the ``Conv2d`` registered just before it in the same parent
     module, which assumes that the forward applies them in that order. The check catches a model
-    where it does not. It folds a second copy whose BatchNorms hold random statistics
+    where it does not. A convolution shared by several parents is copied for each first
+    (:func:`unshare_convolutions`), so that each copy takes its own parent's BatchNorm. It folds a second copy whose BatchNorms hold random statistics
     (:func:`randomize_batchnorm`; the model's own may fold to a near identity, as fresh ones do)
     and requires its outputs on ``img`` to equal the unfolded copy's within ``rtol`` of each
     output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
@@ -164,8 +185,10 @@ def fuse_conv_bn(model: nn.Module,
         with eval_no_grad(module):
             return flatten_tensors(module(img))
 
-    def fold(module: nn.Module) -> nn.Module:
-        return mmcv_fuse_conv_bn(copy.deepcopy(module).eval())
+    def fold(module: nn.Module, inplace: bool = False) -> nn.Module:
+        module = module if inplace else copy.deepcopy(module)
+        unshare_convolutions(module)
+        return mmcv_fuse_conv_bn(module.eval())
 
     probe = randomize_batchnorm(copy.deepcopy(model))
     worst = relative_difference(outputs(probe), outputs(fold(probe)))
@@ -177,5 +200,5 @@ def fuse_conv_bn(model: nn.Module,
             'output of the convolution registered just before it, so mmcv\'s fuse_conv_bn '
             'cannot fold this model')
     before = norms(model)
-    fused = mmcv_fuse_conv_bn(model.eval()) if inplace else fold(model)
+    fused = fold(model, inplace)
     return fused, before - norms(fused), worst
