@@ -269,10 +269,10 @@ class InputCast:
         if not args or not isinstance(args[0], Tensor) or not args[0].is_floating_point():
             return None
         img = args[0]
-        if self.dtype is not None:
-            img = img.to(self.dtype)
-        if self.memory_format is not None and img.dim() == 4:
-            img = img.contiguous(memory_format=self.memory_format)
+        layout = self.memory_format if img.dim() == 4 else None
+        if self.dtype is not None or layout is not None:  # one copy at most
+            img = img.to(dtype=self.dtype or img.dtype,
+                         memory_format=layout or torch.preserve_format)
         return (img, ) + tuple(args[1:])
 
 

@@ -529,3 +529,23 @@ def test_benchmark_option_that_changes_the_outputs_is_a_one_line_error(monkeypat
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(r"error: channels_last changes the network's outputs by up to \S+ of "
                         r'their magnitude against the fp32 eager model \(tolerance 0.001\)', err)
+
+
+def test_gpu_benchmark_tries_out_on_cpu_and_writes_its_tables(tmp_path, capsys):
+    out = tmp_path / 'tables.md'
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    text = _tool('gpu_benchmark').main([
+        config, '--device', 'cpu', '--no-backbones', '--shapes', '64', '64', '--batch-sizes',
+        '1', '--runs', '1', '--warmup', '0', '--threads', '1', '--out', str(out)])
+    assert out.read_text() == text and text in capsys.readouterr().out
+    assert '--device cpu --no-backbones' in text.splitlines()[2]  # the command, as run
+    assert '| retinanet_ghostnet-1.0x_fpn_12e_synthetic | ' in text
+    assert 'fastest' in text and '## Backbones' not in text
+
+
+def test_gpu_benchmark_sizes_come_in_pairs(capsys):
+    with pytest.raises(SystemExit):
+        _tool('gpu_benchmark').parse_args(['--device', 'cpu', '--shapes', '320', '320', '800'])
+    assert 'error: --shapes takes H W pairs, but got 3 numbers' in capsys.readouterr().err
+    args = _tool('gpu_benchmark').parse_args(['a.py', '--device', 'cpu', '--light', 'l.py'])
+    assert args.configs == ['a.py', 'l.py'] and args.shapes == [(320, 320), (800, 1344)]
