@@ -2,7 +2,8 @@
 before it with a check that the outputs stay the same (what deployment and ``test.py
 --fuse-conv-bn`` run)."""
 import copy
-from typing import Any, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -78,6 +79,20 @@ class DetectorNetwork(nn.Module):
         return outs
 
 
+@contextmanager
+def full_fp32() -> Iterator[None]:
+    """float32 convolutions and matrix products without TF32 for the block. On Ampere and later
+    GPUs cuDNN computes float32 convolutions in TF32 by default (``torch.backends.cudnn.
+    allow_tf32``), a 10-bit significand: a check that a rewrite of the network computes the same
+    float32 function needs float32 on both sides."""
+    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, matmul
+
+
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     """Set every BatchNorm's running statistics and affine parameters of ``model`` (in place)
     to seeded random values a trained model could have: mean in [-0.5, 0.5], variance in
@@ -149,12 +164,13 @@ def fuse_conv_bn(model: nn.Module,
     mmcv folds a BatchNorm into the ``Conv2d`` registered just before it in the same parent
     module, which assumes that the forward applies them in that order. The check catches a model
     where it does not. A convolution shared by several parents is copied for each first
-    (:func:`unshare_convolutions`), so that each copy takes its own parent's BatchNorm. It folds a second copy whose BatchNorms hold random statistics
-    (:func:`randomize_batchnorm`; the model's own may fold to a near identity, as fresh ones do)
-    and requires its outputs on ``img`` to equal the unfolded copy's within ``rtol`` of each
-    output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
-    (backbone, neck and heads, a two-stage RoI head on ``num_proposals`` fixed RoIs), which do
-    not depend on NMS picking the same boxes.
+    (:func:`unshare_convolutions`), so that each copy takes its own parent's BatchNorm. It folds
+    a second copy whose BatchNorms hold random statistics (:func:`randomize_batchnorm`; the
+    model's own may fold to a near identity, as fresh ones do) and requires its outputs on
+    ``img`` to equal the unfolded copy's within ``rtol`` of each output's largest magnitude,
+    both computed in float32 without TF32 (:func:`full_fp32`). For a detector the outputs are
+    :class:`DetectorNetwork`'s (backbone, neck and heads, a two-stage RoI head on
+    ``num_proposals`` fixed RoIs), which do not depend on NMS picking the same boxes.
 
     Args:
         model (nn.Module): A model (an mmdet detector or any module taking ``img``).
@@ -182,7 +198,7 @@ def fuse_conv_bn(model: nn.Module,
     def outputs(module: nn.Module) -> Tuple[Tensor, ...]:
         if hasattr(module, 'extract_feat'):
             module = DetectorNetwork(module, num_proposals)
-        with eval_no_grad(module):
+        with eval_no_grad(module), full_fp32():
             return flatten_tensors(module(img))
 
     def fold(module: nn.Module, inplace: bool = False) -> nn.Module:

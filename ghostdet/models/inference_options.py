@@ -44,13 +44,26 @@ CUDA_ONLY = ('fp16', 'cuda_graph')
 
 # Largest accepted difference from the fp32 eager outputs once an option is applied: each
 # output's largest absolute difference over its largest magnitude. The fp32 options change only
-# the order of float32 rounding (and of TF32's, which cuDNN uses for float32 convolutions on
-# Ampere and later GPUs by default), typically 1e-6 to 1e-4 of an output's magnitude; fp16 has
-# an 11-bit significand (a relative rounding error of 4.9e-4 per operation), typically 1e-3 over
-# a whole network. A wrong option (a mis-folded BatchNorm, a stale graph input, a layer left
-# in another precision) differs by 1e-1 or more. Each check uses the largest tolerance of the
+# the order of float32 rounding, typically 1e-6 to 1e-4 of an output's magnitude; fp16 has an
+# 11-bit significand (a relative rounding error of 4.9e-4 per operation), typically 1e-3 over a
+# whole network. A wrong option (a mis-folded BatchNorm, a stale graph input, a layer left in
+# another precision) differs by 1e-1 or more. Each check uses the largest tolerance of the
 # options applied so far.
 TOLERANCES = dict(fuse_bn=1e-3, channels_last=1e-3, fp16=2e-2, cuda_graph=1e-3)
+# On CUDA, cuDNN computes float32 convolutions in TF32 on Ampere and later GPUs by default
+# (torch.backends.cudnn.allow_tf32), whose significand is fp16's: an option that changes the
+# convolutions' algorithm or weights (channels_last, fuse_bn) then changes the rounding about as
+# much as fp16 does, and the fp32 options get fp16's tolerance.
+TF32_TOLERANCE = TOLERANCES['fp16']
+
+
+def option_tolerance(name: str, device: Any = 'cpu') -> float:
+    """The check's tolerance for option ``name`` on ``device`` (:data:`TOLERANCES`,
+    :data:`TF32_TOLERANCE`)."""
+    if str(device).startswith('cuda') and torch.backends.cudnn.allow_tf32:
+        return max(TOLERANCES[name], TF32_TOLERANCE)
+    return TOLERANCES[name]
+
 
 DEFAULT_CHECK_SHAPE = (320, 320)
 
@@ -81,10 +94,10 @@ class InferenceOptions:
         """The options set, in the order they are applied."""
         return tuple(name for name in OPTION_ORDER if getattr(self, name))
 
-    @property
-    def tolerance(self) -> float:
-        """The check's tolerance with every option set applied (0 when none is)."""
-        return max((TOLERANCES[name] for name in self.enabled), default=0.0)
+    def tolerance(self, device: Any = 'cpu') -> float:
+        """The check's tolerance on ``device`` with every option set applied (0 when none
+        is; :func:`option_tolerance`)."""
+        return max((option_tolerance(name, device) for name in self.enabled), default=0.0)
 
     def __str__(self) -> str:
         return ' + '.join(self.enabled) if self.enabled else 'eager fp32'
@@ -222,8 +235,9 @@ def compare_outputs(expected: Sequence[Tensor], got: Sequence[Tensor], option: s
 def check_against(reference: nn.Module, model: nn.Module, inputs: Sequence[Tensor],
                   options: InferenceOptions, num_proposals: int = 100) -> float:
     """Check ``model`` (``reference`` with ``options`` applied) against ``reference`` (fp32
-    eager) on each of ``inputs``, within ``options.tolerance``; return the largest
-    difference. Use it to check an accelerated model at each input shape it is timed on.
+    eager) on each of ``inputs``, within ``options.tolerance()`` on their device; return the
+    largest difference. Use it to check an accelerated model at each input shape it is timed
+    on.
 
     Raises:
         AccelerationCheckError: Naming the options.
@@ -232,7 +246,8 @@ def check_against(reference: nn.Module, model: nn.Module, inputs: Sequence[Tenso
     for img in inputs:
         expected = network_outputs(reference, img, num_proposals)
         got = network_outputs(model, img, num_proposals)
-        worst = max(worst, compare_outputs(expected, got, str(options), options.tolerance))
+        tolerance = options.tolerance(img.device)
+        worst = max(worst, compare_outputs(expected, got, str(options), tolerance))
     return worst
 
 
@@ -527,9 +542,9 @@ def accelerate(model: nn.Module,
     """Apply ``options`` to ``model`` in place (in eval mode), each one checked against the
     fp32 eager outputs.
 
-    The outputs of :func:`network_outputs` on every example input are taken before any
-    option is applied; after each option (in :data:`OPTION_ORDER`) they are taken again and
-    must differ by at most the largest :data:`TOLERANCES` entry of the options applied so far,
+    The outputs of :func:`network_outputs` on every example input are taken before any option is
+    applied; after each option (in :data:`OPTION_ORDER`) they are taken again and must differ by
+    at most the largest tolerance of the options applied so far (:func:`option_tolerance`),
     relative to each output's largest magnitude. The first option that breaks this is named
     (:class:`AccelerationCheckError`) and nothing after it is applied. With ``cuda_graph`` the
     check's second input catches a graph that does not read its input anew.
@@ -576,7 +591,7 @@ def accelerate(model: nn.Module,
             STEPS[name](model)
         if not check:
             continue
-        tolerance = max(tolerance, TOLERANCES[name])
+        tolerance = max(tolerance, option_tolerance(name, inputs[0].device))
         report.differences[name] = max(
             compare_outputs(want, network_outputs(model, img, num_proposals), name, tolerance)
             for want, img in zip(expected, inputs))

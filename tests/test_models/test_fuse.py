@@ -135,3 +135,18 @@ def test_unshare_convolutions_copies_each_shared_convolution_once_per_extra_pare
     assert unshare_convolutions(model) == 0
     first, second = model.levels[0][0], model.levels[1][0]
     assert first is not second and torch.equal(first.weight, second.weight)
+
+
+def test_full_fp32_turns_tf32_off_for_the_block_and_restores_it():
+    from ghostdet.models.fuse import full_fp32
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with pytest.raises(KeyError):
+            with full_fp32():
+                assert not torch.backends.cudnn.allow_tf32
+                assert not torch.backends.cuda.matmul.allow_tf32
+                raise KeyError('restored also after an error')
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

@@ -27,9 +27,18 @@ def test_options_order_names_and_tolerance():
     options = InferenceOptions(cuda_graph=True, fuse_bn=True)
     assert options.enabled == ('fuse_bn', 'cuda_graph')  # the order they are applied in
     assert str(options) == 'fuse_bn + cuda_graph'
-    assert str(InferenceOptions()) == 'eager fp32' and InferenceOptions().tolerance == 0
+    assert str(InferenceOptions()) == 'eager fp32' and InferenceOptions().tolerance() == 0
     assert InferenceOptions.fastest().enabled == acc.OPTION_ORDER
-    assert InferenceOptions(fp16=True, channels_last=True).tolerance == acc.TOLERANCES['fp16']
+    assert InferenceOptions(fp16=True, channels_last=True).tolerance() == acc.TOLERANCES['fp16']
+
+
+def test_fp32_options_get_fp16s_tolerance_where_cudnn_may_use_tf32(monkeypatch):
+    options = InferenceOptions(fuse_bn=True, channels_last=True)
+    assert options.tolerance('cpu') == 1e-3
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', True)
+    assert options.tolerance('cuda:0') == acc.TF32_TOLERANCE == acc.TOLERANCES['fp16']
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    assert options.tolerance(torch.device('cuda')) == 1e-3
 
 
 def test_options_that_need_cuda_are_refused_on_cpu_with_one_line():
