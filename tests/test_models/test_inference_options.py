@@ -198,8 +198,11 @@ def test_every_option_on_cuda_passes_the_check_and_predicts_like_eager():
         want = model.predict(img, samples)[0].pred_instances
         got = fast.predict(img, samples)[0].pred_instances
         assert len(graphs.graphs) == 2  # the check's (inference mode) and this one
+        before = graphs.extract_feat(img)[0].clone()
         other = synthetic_batch(model, (256, 320), seed=5)[0]
-        assert graphs.extract_feat(other)[0].data_ptr() == graphs.last.feats[0].data_ptr()
+        after = graphs.extract_feat(other)[0]
+        assert after is graphs.last.feats[0] and len(graphs.graphs) == 2  # replayed
+        assert not torch.equal(before, after)  # on the new input
     assert got.bboxes.dtype == torch.float32 and len(want) > 0
     torch.testing.assert_close(got.scores.max(), want.scores.max(), rtol=2e-2, atol=1e-3)
     check_against(model, fast, [other], InferenceOptions.fastest())
@@ -212,7 +215,7 @@ def test_cuda_graph_replays_new_inputs_and_stops_recording_at_max_graphs():
     reference.load_state_dict(model.state_dict())
     report = accelerate(model, InferenceOptions(cuda_graph=True), shape=(128, 128),
                         max_graphs=2)
-    assert report.differences['cuda_graph'] < 1e-5
+    assert report.differences['cuda_graph'] < 1e-4  # the eager kernels, replayed
     graphs = model._ghostdet_graphs
     for seed in range(3):  # the same shape: one graph, each input read anew
         img = synthetic_batch(model, (128, 128), seed=seed)[0]
