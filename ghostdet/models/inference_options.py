@@ -442,7 +442,7 @@ class NetworkGraphs:
         torch.cuda.current_stream(img.device).wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, capture_error_mode='thread_local'):
                 feats, outputs = self._region(static_input)
         except RuntimeError as err:
             raise RuntimeError(
