@@ -12,7 +12,8 @@
 # rewritten after each group of rows, so a run cut short keeps what it measured),
 # gpu_benchmark.log (progress), pytest.log; and prints the tables last.
 # Time (seconds, environment): the whole stays within BUDGET=570; the tests get TEST_TIMEOUT=90
-# of it, the tables what the setup leaves before them (at most BENCH_TIMEOUT=300).
+# of it, the tables what the setup leaves before them (at most BENCH_TIMEOUT=300). The tables
+# take 5 warm-up and 20 timed runs per row unless the arguments say otherwise.
 set -uo pipefail
 out=${GPU_BENCH_OUT:-${OUT:-/tmp/gpu_benchmark}}
 mkdir -p "$out"
@@ -49,7 +50,8 @@ left=$(( ${BUDGET:-570} - (SECONDS - started) - ${TEST_TIMEOUT:-90} ))
 limit=$(( left < ${BENCH_TIMEOUT:-300} ? left : ${BENCH_TIMEOUT:-300} ))
 echo "gpu_benchmark.py: $limit s at most"
 timeout "$(( limit > 30 ? limit : 30 ))" python3 tools/analysis/gpu_benchmark.py \
-  --out "$out/gpu_benchmark.md" "$@" > /dev/null 2> "$out/gpu_benchmark.log"
+  --runs 20 --warmup 5 --out "$out/gpu_benchmark.md" "$@" > /dev/null \
+  2> "$out/gpu_benchmark.log"
 bench=$?
 echo "gpu_benchmark.py: exit $bench after $((SECONDS - started)) s (124: stopped by its limit)"
 grep -E '^(error|Traceback)|Error' "$out/gpu_benchmark.log" | head -5
