@@ -11,7 +11,7 @@ from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_fl
 from .confusion import (ImageMatch, confusion_matrix, format_confusion_table, match_detections,
                         match_image, paired_with_test_set, plot_confusion_matrix,
                         save_confusion, test_set_confusion)
-from .latency import (LatencyResult, benchmark_module, benchmark_modules, benchmark_train_step,
+from .latency import (LatencyResult, amp_context, benchmark_module, benchmark_modules, benchmark_train_step,
                       format_latency_table, measure_interleaved, measure_latency, module_runner,
                       num_threads)
 from .worst import draw_errors, format_worst_table, image_errors, worst_images
@@ -23,7 +23,7 @@ __all__ = [
     'count_mmengine_flops', 'count_paper_macs', 'count_params', 'detector_complexity',
     'format_complexity_table', 'ImageMatch', 'confusion_matrix', 'format_confusion_table',
     'match_detections', 'match_image', 'paired_with_test_set', 'plot_confusion_matrix',
-    'save_confusion', 'test_set_confusion', 'LatencyResult', 'benchmark_module',
+    'save_confusion', 'test_set_confusion', 'LatencyResult', 'amp_context', 'benchmark_module',
     'benchmark_modules', 'benchmark_train_step', 'format_latency_table', 'measure_interleaved',
     'measure_latency', 'module_runner', 'num_threads', 'draw_errors', 'format_worst_table',
     'image_errors', 'worst_images'

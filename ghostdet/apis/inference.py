@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.utils import ProgressBar
 
 from ..datasets.checks import UnreadableImageError, load_image_checked
+from ..models.inference_options import InferenceOptions, accelerate
 from ..models.structure import check_config_channels
 from ..models.utils import check_checkpoint_fits
 from ..utils.atomic_io import atomic_write
@@ -77,14 +78,21 @@ def check_demo_inputs(config: str, checkpoint: Optional[str],
     return collect_images(inputs)
 
 
-def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu'):
+def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu',
+                    options: Optional[InferenceOptions] = None):
     """The detector :func:`run_demo` runs: mmdet's ``init_detector``, refused with an error
     that says why when the checkpoint's weights do not fit it (``CheckpointMismatchError``;
     ``init_detector`` loads what matches and only warns) or its neck does not fit its
     backbone, or its heads the neck (``ChannelsMismatchError``, from the config, before
     anything is built or loaded). An ``.onnx`` file is refused: its model is
-    :func:`ghostdet.deployment.init_onnx_detector`'s, which ``tools/demo.py`` chooses for it."""
+    :func:`ghostdet.deployment.init_onnx_detector`'s, which ``tools/demo.py`` chooses for it.
+    ``options``: run with these inference options (:func:`ghostdet.models.accelerate`, each
+    checked against the fp32 eager outputs first; those ``device`` cannot run are refused
+    before anything is built)."""
     from mmdet.apis import init_detector
+
+    if options is not None:
+        options.check_device(device)
 
     if checkpoint is not None and checkpoint.endswith('.onnx'):
         raise ValueError(f'{checkpoint} is an exported ONNX model, not a checkpoint: its demo '
@@ -97,6 +105,8 @@ def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu')
     model = init_detector(cfg, checkpoint, device=device)
     if checkpoint is not None:
         check_checkpoint_fits(model, checkpoint)
+    if options is not None and options.enabled:
+        print(accelerate(model, options).summary(), flush=True)
     return model
 
 

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..datasets.checks import check_config_num_classes, check_data_files
+from ..models.inference_options import InferenceOptions
 from ..models.structure import check_channels, check_config_channels
 from ..models.utils import check_weight_files
 from ..utils.config import config_file
@@ -162,7 +163,8 @@ def build_test_config(config: str,
                       cfg_options: Optional[dict] = None,
                       launcher: str = 'none',
                       fuse_conv_bn: bool = False,
-                      tta: bool = False) -> Config:
+                      tta: bool = False,
+                      options: Optional[InferenceOptions] = None) -> Config:
     """The config ``tools/test.py`` evaluates ``checkpoint`` with (see :func:`configure_test`).
     An ``.onnx`` file (``tools/deployment/pytorch2onnx.py``) is refused here: its config is
     :func:`ghostdet.deployment.build_onnx_test_config`'s, which ``tools/test.py`` chooses for
@@ -175,21 +177,24 @@ def build_test_config(config: str,
                          'chooses it for a .onnx file)')
     cfg = build_run_config(config, work_dir, cfg_options, launcher)
     cfg.load_from = checkpoint
-    return configure_test(cfg, out, show_dir, fuse_conv_bn, tta)
+    return configure_test(cfg, out, show_dir, fuse_conv_bn, tta, options)
 
 
 def configure_test(cfg: Config,
                    out: Optional[str] = None,
                    show_dir: Optional[str] = None,
                    fuse_conv_bn: bool = False,
-                   tta: bool = False) -> Config:
+                   tta: bool = False,
+                   options: Optional[InferenceOptions] = None) -> Config:
     """What ``tools/test.py`` adds to ``cfg`` (its model and ``load_from`` set; changed in
     place and returned): COCO metrics from the config's ``test_evaluator``, raw results to
     ``out`` (``.pkl``), pictures with boxes to ``show_dir``, a progress bar, a check that the
     checkpoint's weights cover the model (:class:`ghostdet.engine.CheckpointKeysHook`, where
     ``load_from`` is set) and, with ``fuse_conv_bn``, the model's BatchNorms folded into its
     convolutions (:class:`ghostdet.engine.FuseConvBNHook`). ``tta``: with test-time
-    augmentation (:func:`add_test_time_augmentation`)."""
+    augmentation (:func:`add_test_time_augmentation`). ``options``: the model run with these
+    inference options, each checked against its fp32 eager outputs first
+    (:class:`ghostdet.engine.InferenceOptionsHook`; ``fuse_conv_bn`` joins them)."""
     if tta:
         print(add_test_time_augmentation(cfg), flush=True)
     if show_dir is not None:
@@ -214,7 +219,12 @@ def configure_test(cfg: Config,
     # strict=False) and be tested half random: refused, whatever the config's hooks
     if cfg.load_from and not any(h.get('type') == 'CheckpointKeysHook' for h in hooks):
         hooks.append(dict(type='CheckpointKeysHook'))
-    if fuse_conv_bn and not any(h.get('type') == 'FuseConvBNHook' for h in hooks):
+    options = options or InferenceOptions()
+    fuse_conv_bn = fuse_conv_bn or options.fuse_bn
+    if set(options.enabled) - {'fuse_bn'}:  # one hook folds, then applies the others
+        flags = {name: True for name in options.enabled}
+        hooks.append(dict(type='InferenceOptionsHook', **dict(flags, fuse_bn=fuse_conv_bn)))
+    elif fuse_conv_bn and not any(h.get('type') == 'FuseConvBNHook' for h in hooks):
         hooks.append(dict(type='FuseConvBNHook'))
     cfg.custom_hooks = hooks
     return cfg

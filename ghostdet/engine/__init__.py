@@ -1,10 +1,10 @@
 from .hooks import (CheckpointKeysHook, FileNameVisualizationHook, FiniteLossHook,
-                    FuseConvBNHook, ProgressBarHook, RandomStateHook, ResumeScheduleHook,
-                    TrainPositionHook, get_random_states, set_random_states)
+                    FuseConvBNHook, InferenceOptionsHook, ProgressBarHook, RandomStateHook,
+                    ResumeScheduleHook, TrainPositionHook, get_random_states, set_random_states)
 from .loops import ResumableEpochBasedTrainLoop
 
 __all__ = [
     'CheckpointKeysHook', 'FileNameVisualizationHook', 'FiniteLossHook', 'FuseConvBNHook',
-    'ProgressBarHook', 'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumeScheduleHook',
-    'TrainPositionHook', 'get_random_states', 'set_random_states'
+    'InferenceOptionsHook', 'ProgressBarHook', 'RandomStateHook', 'ResumableEpochBasedTrainLoop',
+    'ResumeScheduleHook', 'TrainPositionHook', 'get_random_states', 'set_random_states'
 ]

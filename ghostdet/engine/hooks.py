@@ -1,7 +1,8 @@
 """Hooks: stop bad runs early with a message that says what went wrong and where, resume with
 the config's schedule, keep the random state and the place in its epoch with each checkpoint,
-show test progress, test a model with its BatchNorms folded as deployment runs it, and draw
-test pictures that do not overwrite each other."""
+show test progress, test a model with its BatchNorms folded as deployment runs it or with the
+inference options of ``ghostdet.models.inference_options``, and draw test pictures that do not
+overwrite each other."""
 import collections
 import copy
 import math
@@ -19,6 +20,7 @@ from mmdet.registry import HOOKS
 
 from ..datasets.checks import image_folder, image_name
 from ..models.fuse import fuse_conv_bn
+from ..models.inference_options import InferenceOptions, accelerate
 from ..models.synthetic_inputs import synthetic_batch
 from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
 
@@ -337,6 +339,38 @@ class FuseConvBNHook(Hook):
             f'folded {folded} BatchNorm layers into the convolutions before them (the check, '
             f'with random BatchNorm statistics, differs by at most {diff:.2g} of the outputs\' '
             'magnitude)')
+
+
+@HOOKS.register_module()
+class InferenceOptionsHook(Hook):
+    """Before testing, apply inference options to the loaded model (``tools/test.py --fp16
+    --channels-last --cuda-graph --fuse-conv-bn``), so that the metrics are those of the model
+    as it runs with them. Each option is checked first against the fp32 eager outputs on two
+    synthetic batches of ``shape`` (:func:`ghostdet.models.accelerate`); one that changes them
+    beyond its tolerance stops the test, named.
+
+    Args:
+        fuse_bn (bool): Fold each BatchNorm. Defaults to False.
+        channels_last (bool): NHWC memory layout. Defaults to False.
+        fp16 (bool): fp16 weights; CUDA only. Defaults to False.
+        cuda_graph (bool): CUDA graphs per input shape; CUDA only. Defaults to False.
+        shape (tuple[int, int]): ``(H, W)`` of the check's batches. Defaults to (320, 320).
+    """
+
+    priority = 'VERY_HIGH'  # before any other hook sees the test model
+
+    def __init__(self,
+                 fuse_bn: bool = False,
+                 channels_last: bool = False,
+                 fp16: bool = False,
+                 cuda_graph: bool = False,
+                 shape: Tuple[int, int] = (320, 320)) -> None:
+        self.options = InferenceOptions(fuse_bn, channels_last, fp16, cuda_graph)
+        self.shape = tuple(shape)
+
+    def before_test(self, runner) -> None:
+        report = accelerate(inner_model(runner.model), self.options, shape=self.shape)
+        runner.logger.info(report.summary())
 
 
 RANDOM_STATES = 'random_states'  # the checkpoint's key

@@ -1,6 +1,6 @@
 from .backbones import *  # noqa: F401,F403
 from .fuse import (DetectorNetwork, flatten_tensors, fuse_conv_bn,  # noqa: F401
-                   randomize_batchnorm, relative_difference)
+                   randomize_batchnorm, relative_difference, unshare_convolutions)
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
@@ -10,3 +10,6 @@ from .structure import (ChannelsMismatchError, HeadChannelsMismatchError,  # noq
                         eval_no_grad, feature_channels, feature_strides)
 from .synthetic_inputs import (padded_shape, synthetic_batch, synthetic_rois,  # noqa: F401
                                synthetic_train_batch)
+from .inference_options import (AccelerationCheckError, AccelerationReport,  # noqa: F401
+                         InferenceOptions, NetworkGraphs, accelerate, accelerated_copy,
+                         check_against)

@@ -2,7 +2,8 @@
 before it with a check that the outputs stay the same (what deployment and ``test.py
 --fuse-conv-bn`` run)."""
 import copy
-from typing import Any, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -78,6 +79,20 @@ class DetectorNetwork(nn.Module):
         return outs
 
 
+@contextmanager
+def full_fp32() -> Iterator[None]:
+    """float32 convolutions and matrix products without TF32 for the block. On Ampere and later
+    GPUs cuDNN computes float32 convolutions in TF32 by default (``torch.backends.cudnn.
+    allow_tf32``), a 10-bit significand: a check that a rewrite of the network computes the same
+    float32 function needs float32 on both sides."""
+    conv, matmul = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = conv, matmul
+
+
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     """Set every BatchNorm's running statistics and affine parameters of ``model`` (in place)
     to seeded random values a trained model could have: mean in [-0.5, 0.5], variance in
@@ -97,6 +112,26 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
                         values = torch.empty(tensor.shape).uniform_(low, high, generator=gen)
                         tensor.copy_(values)
     return model
+
+
+def unshare_convolutions(model: nn.Module) -> int:
+    """Give every parent its own copy of a convolution it shares with another parent (in
+    place), and return how many were copied. Heads that share one convolution across pyramid
+    levels, each level with its own BatchNorm (mmdet's ``RTMDetSepBNHead``), fold correctly
+    only then: folding each level's BatchNorm into the one shared convolution would fold them
+    all into it. The outputs stay the same; the copies no longer share their weights."""
+    seen = set()
+    copied = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.modules.conv._ConvNd):
+                continue
+            if id(child) in seen:
+                setattr(parent, name, copy.deepcopy(child))
+                copied += 1
+            else:
+                seen.add(id(child))
+    return copied
 
 
 def relative_difference(expected: Sequence[Tensor], got: Sequence[Tensor]) -> float:
@@ -128,12 +163,14 @@ def fuse_conv_bn(model: nn.Module,
 
     mmcv folds a BatchNorm into the ``Conv2d`` registered just before it in the same parent
     module, which assumes that the forward applies them in that order. The check catches a model
-    where it does not. It folds a second copy whose BatchNorms hold random statistics
-    (:func:`randomize_batchnorm`; the model's own may fold to a near identity, as fresh ones do)
-    and requires its outputs on ``img`` to equal the unfolded copy's within ``rtol`` of each
-    output's largest magnitude. For a detector the outputs are :class:`DetectorNetwork`'s
-    (backbone, neck and heads, a two-stage RoI head on ``num_proposals`` fixed RoIs), which do
-    not depend on NMS picking the same boxes.
+    where it does not. A convolution shared by several parents is copied for each first
+    (:func:`unshare_convolutions`), so that each copy takes its own parent's BatchNorm. It folds
+    a second copy whose BatchNorms hold random statistics (:func:`randomize_batchnorm`; the
+    model's own may fold to a near identity, as fresh ones do) and requires its outputs on
+    ``img`` to equal the unfolded copy's within ``rtol`` of each output's largest magnitude,
+    both computed in float32 without TF32 (:func:`full_fp32`). For a detector the outputs are
+    :class:`DetectorNetwork`'s (backbone, neck and heads, a two-stage RoI head on
+    ``num_proposals`` fixed RoIs), which do not depend on NMS picking the same boxes.
 
     Args:
         model (nn.Module): A model (an mmdet detector or any module taking ``img``).
@@ -161,11 +198,13 @@ def fuse_conv_bn(model: nn.Module,
     def outputs(module: nn.Module) -> Tuple[Tensor, ...]:
         if hasattr(module, 'extract_feat'):
             module = DetectorNetwork(module, num_proposals)
-        with eval_no_grad(module):
+        with eval_no_grad(module), full_fp32():
             return flatten_tensors(module(img))
 
-    def fold(module: nn.Module) -> nn.Module:
-        return mmcv_fuse_conv_bn(copy.deepcopy(module).eval())
+    def fold(module: nn.Module, inplace: bool = False) -> nn.Module:
+        module = module if inplace else copy.deepcopy(module)
+        unshare_convolutions(module)
+        return mmcv_fuse_conv_bn(module.eval())
 
     probe = randomize_batchnorm(copy.deepcopy(model))
     worst = relative_difference(outputs(probe), outputs(fold(probe)))
@@ -177,5 +216,5 @@ def fuse_conv_bn(model: nn.Module,
             'output of the convolution registered just before it, so mmcv\'s fuse_conv_bn '
             'cannot fold this model')
     before = norms(model)
-    fused = mmcv_fuse_conv_bn(model.eval()) if inplace else fold(model)
+    fused = fold(model, inplace)
     return fused, before - norms(fused), worst

@@ -88,3 +88,35 @@ def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
                         help='detections below this score are left out (default 0.3)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. the test set\'s data_root')
+
+
+# the inference-option flags of tools/test.py, tools/demo.py and tools/analysis/benchmark.py:
+# flag -> ghostdet.models.InferenceOptions field
+INFERENCE_FLAGS = {'--fuse-conv-bn': 'fuse_bn', '--channels-last': 'channels_last',
+                   '--fp16': 'fp16', '--cuda-graph': 'cuda_graph'}
+INFERENCE_HELP = {
+    '--fuse-conv-bn': 'fold each BatchNorm into the convolution before it, as deployment does',
+    '--channels-last': 'NHWC memory layout for the weights and the input',
+    '--fp16': 'fp16 weights in backbone, neck and heads (CUDA only); the input is cast on its '
+              'way in and the head outputs back to fp32 for decoding and NMS',
+    '--cuda-graph': 'replay backbone, neck and dense head as a CUDA graph recorded per input '
+                    'shape (CUDA only; pays where shapes repeat)',
+}
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser, fuse_conv_bn: bool = True,
+                            suffix: str = '') -> None:
+    """The inference-option flags (:data:`INFERENCE_FLAGS`), each checked against the fp32
+    eager outputs before use (``ghostdet.models.accelerate``). ``fuse_conv_bn``: add
+    ``--fuse-conv-bn`` too (leave it out where the tool has its own). ``suffix``: appended to
+    each help text."""
+    for flag, help_text in INFERENCE_HELP.items():
+        if flag == '--fuse-conv-bn' and not fuse_conv_bn:
+            continue
+        parser.add_argument(flag, action='store_true', help=help_text + suffix)
+
+
+def inference_flags(args: argparse.Namespace) -> dict:
+    """The inference options set on the command line, as ``InferenceOptions`` keywords."""
+    return {field: bool(getattr(args, flag[2:].replace('-', '_'), False))
+            for flag, field in INFERENCE_FLAGS.items()}

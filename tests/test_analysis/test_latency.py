@@ -89,6 +89,35 @@ def test_cuda_without_gpu_raises():
 def test_amp_needs_cuda():
     with pytest.raises(ValueError, match='CUDA'):
         module_runner(nn.Linear(2, 2), torch.rand(1, 2), amp=True, device='cpu')
+    with pytest.raises(ValueError, match='CUDA'):
+        benchmark_module(nn.Linear(2, 2), torch.rand(1, 2), amp=True, device='cpu',
+                         progress=None)
+
+
+def test_amp_timing_casts_each_weight_once_per_measurement(monkeypatch):
+    """AMP timing enters autocast once around all the runs and keeps autograd off with
+    no_grad (autocast reuses its cast weights only outside inference mode), so a weight is
+    cast once, not once per forward. Checked with CPU bf16 autocast standing in for CUDA's
+    (the cache is the same code): each run casts its input, the weight and bias once."""
+    from torch.profiler import profile
+
+    from ghostdet.analysis import latency
+
+    entered = []
+
+    def cpu_autocast(device, amp):
+        entered.append(amp)
+        return torch.autocast('cpu', dtype=torch.bfloat16)
+
+    monkeypatch.setattr(latency, '_check_amp_device', lambda device: None)
+    monkeypatch.setattr(latency, 'amp_context', cpu_autocast)
+    model = nn.Linear(16, 16)
+    with profile() as prof:
+        result = benchmark_module(model, torch.rand(2, 16), runs=5, warmup=2, amp=True,
+                                  progress=None)
+    casts = sum(e.count for e in prof.key_averages() if e.key == 'aten::_to_copy')
+    assert entered == [True] and result.amp and result.runs == 5
+    assert casts == 7 + 2  # 7 inputs, then the weight and the bias once
 
 
 def test_num_threads_restores():

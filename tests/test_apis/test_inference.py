@@ -207,3 +207,33 @@ def test_demo_reads_each_image_once_as_the_test_pipeline_would(demo_images, tmp_
         assert prediction['scores'] == [round(float(s), 4) for s in expected.scores]
         assert prediction['boxes'] == [[round(float(v), 2) for v in box]
                                        for box in expected.bboxes]
+
+
+def test_demo_model_with_inference_options(demo_images, tmp_path, capsys):
+    """The options are applied (checked) once the model is loaded, and the demo detects
+    what the model without them detects; options the device cannot run are refused before
+    anything is built."""
+    import torch
+
+    from ghostdet.apis import init_demo_model
+    from ghostdet.models import InferenceOptions
+
+    with pytest.raises(ValueError, match='^cuda_graph needs a CUDA device, but the model runs '
+                       'on cpu$'):
+        init_demo_model(CONFIG, str(tmp_path / 'never_read.pth'), 'cpu',
+                        InferenceOptions(cuda_graph=True))
+    torch.manual_seed(0)
+    plain = init_demo_model(CONFIG, None)
+    torch.manual_seed(0)
+    fast = init_demo_model(CONFIG, None, 'cpu', InferenceOptions(fuse_bn=True,
+                                                                 channels_last=True))
+    assert 'inference options: fuse_bn + channels_last; 80 BatchNorm' in capsys.readouterr().out
+    images = str(demo_images / 'cam1')
+    want = run_demo(CONFIG, None, images, str(tmp_path / 'plain'), score_thr=0.0, model=plain,
+                    draw=False)
+    got = run_demo(CONFIG, None, images, str(tmp_path / 'fast'), score_thr=0.0, model=fast,
+                   draw=False)
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want):
+        assert g['labels'][:10] == w['labels'][:10]
+        assert g['scores'][:10] == pytest.approx(w['scores'][:10], abs=2e-4)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ghostdet.apis import build_test_config, build_train_config
+from ghostdet.apis import build_test_config, build_train_config, load_config
 from ghostdet.apis.runner import latest_checkpoint
 from tests.helpers import REPO
 
@@ -205,3 +205,22 @@ def test_tta_flips_the_test_pipeline_unless_the_config_has_its_own(tmp_path, cap
                       "{{_base_.test_dataloader.dataset}}]))\n")
     with pytest.raises(ValueError, match="ConcatDataset has none"):
         build_test_config(str(config), str(ckpt), tta=True)
+
+
+def test_test_config_adds_the_inference_options_hook_with_the_fold():
+    from ghostdet.apis.runner import configure_test
+    from ghostdet.models import InferenceOptions
+
+    def hooks(**kwargs):
+        cfg = configure_test(load_config(CONFIG), **kwargs)
+        return [h for h in cfg.custom_hooks
+                if h['type'] in ('InferenceOptionsHook', 'FuseConvBNHook')]
+
+    assert hooks() == []
+    assert hooks(fuse_conv_bn=True) == [dict(type='FuseConvBNHook')]
+    assert hooks(options=InferenceOptions(fuse_bn=True)) == [dict(type='FuseConvBNHook')]
+    # one hook folds first, then applies the others; no second fold
+    assert hooks(fuse_conv_bn=True, options=InferenceOptions(fp16=True, cuda_graph=True)) == [
+        dict(type='InferenceOptionsHook', fuse_bn=True, fp16=True, cuda_graph=True)]
+    assert hooks(options=InferenceOptions(channels_last=True)) == [
+        dict(type='InferenceOptionsHook', channels_last=True, fuse_bn=False)]

@@ -106,6 +106,26 @@ def test_fuse_conv_bn_hook_folds_the_test_model_in_place_and_logs_it():
     assert lines and lines[0].startswith('folded 80 BatchNorm layers')
 
 
+def test_inference_options_hook_applies_checked_options_to_the_test_model_in_place():
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from ghostdet.apis import build_detector
+    from ghostdet.engine import InferenceOptionsHook
+    from ghostdet.models import randomize_batchnorm
+    from tests.helpers import REPO
+    model = randomize_batchnorm(build_detector(
+        REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'))
+    lines = []
+    runner = SimpleNamespace(model=model, logger=SimpleNamespace(info=lines.append))
+    InferenceOptionsHook(fuse_bn=True, channels_last=True, shape=(64, 64)).before_test(runner)
+    assert runner.model is model and not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert model.bbox_head.retina_cls.weight.is_contiguous(memory_format=torch.channels_last)
+    assert lines and lines[0].startswith('inference options: fuse_bn + channels_last; 80 '
+                                         'BatchNorm layers folded; largest difference')
+    with pytest.raises(ValueError, match='^fp16 needs a CUDA device, but the model runs on cpu'):
+        InferenceOptionsHook(fp16=True).before_test(runner)
+
+
 def test_random_states_come_back_and_load_with_weights_only(tmp_path):
     import random
 

@@ -4,7 +4,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostdet.apis import build_detector
-from ghostdet.models import DetectorNetwork, fuse_conv_bn, randomize_batchnorm, relative_difference
+from ghostdet.models import (DetectorNetwork, fuse_conv_bn, randomize_batchnorm,
+                             relative_difference, unshare_convolutions)
 from tests.helpers import REPO
 
 
@@ -99,3 +100,53 @@ def test_relative_difference_is_per_output_and_names_a_shape_mismatch():
         relative_difference((big, small), (big, ))
 
 
+
+
+class SharedConvLevels(nn.Module):
+    """One convolution applied at two levels, each level with its own BatchNorm, as mmdet's
+    RTMDetSepBNHead shares its convolutions across pyramid levels."""
+
+    def __init__(self):
+        super().__init__()
+        conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.levels = nn.ModuleList(
+            nn.Sequential(conv, nn.BatchNorm2d(4)) for _ in range(2))
+
+    def forward(self, x):
+        return tuple(level(x) for level in self.levels)
+
+
+def test_fuse_conv_bn_folds_a_convolution_shared_by_levels_with_their_own_batchnorms():
+    model = randomize_batchnorm(SharedConvLevels()).eval()
+    assert model.levels[0][0] is model.levels[1][0]
+    img = torch.rand(2, 4, 8, 8)
+    fused, folded, diff = fuse_conv_bn(model, img)
+    assert folded == 2 and diff < 1e-5
+    assert fused.levels[0][0] is not fused.levels[1][0]
+    assert model.levels[0][0] is model.levels[1][0]  # the model itself keeps its sharing
+    with torch.no_grad():
+        for want, got in zip(model(img), fused(img)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_unshare_convolutions_copies_each_shared_convolution_once_per_extra_parent():
+    model = SharedConvLevels()
+    assert unshare_convolutions(model) == 1
+    assert unshare_convolutions(model) == 0
+    first, second = model.levels[0][0], model.levels[1][0]
+    assert first is not second and torch.equal(first.weight, second.weight)
+
+
+def test_full_fp32_turns_tf32_off_for_the_block_and_restores_it():
+    from ghostdet.models.fuse import full_fp32
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with pytest.raises(KeyError):
+            with full_fp32():
+                assert not torch.backends.cudnn.allow_tf32
+                assert not torch.backends.cuda.matmul.allow_tf32
+                raise KeyError('restored also after an error')
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

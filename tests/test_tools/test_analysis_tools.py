@@ -445,3 +445,107 @@ def test_worst_images_prints_the_table_and_says_when_nothing_is_wrong(tmp_path, 
         _tool('worst_images').main([config, str(tmp_path / 'model.pth')] + options)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith('error: ')
+
+
+@pytest.mark.parametrize('tool', ['test', 'demo', 'benchmark'])
+def test_inference_option_flags_are_documented(tool, capsys):
+    module = _tool(tool, '.' if tool in ('test', 'demo') else 'analysis')
+    with pytest.raises(SystemExit):
+        module.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    for flag in ('--fuse-conv-bn', '--channels-last', '--fp16', '--cuda-graph'):
+        assert f'{flag} ' in text, flag
+    assert 'fp16 weights in backbone, neck and heads (CUDA only)' in text
+
+
+@pytest.mark.parametrize('tool', ['test', 'demo', 'benchmark'])
+@pytest.mark.parametrize('flags, names', [(['--fp16'], 'fp16 needs'),
+                                          (['--cuda-graph', '--fp16'], 'fp16 and cuda_graph need')])
+def test_cuda_only_options_are_refused_on_cpu_in_one_line(tool, flags, names, monkeypatch,
+                                                          capsys):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    argv = {'test': [config, 'model.pth'], 'demo': ['a.jpg', config, 'model.pth']}.get(
+        tool, [config])
+    module = _tool(tool, '.' if tool in ('test', 'demo') else 'analysis')
+    assert module.parse_args(argv + ['--channels-last']).options.enabled == ('channels_last', )
+    with pytest.raises(SystemExit) as exit_info:
+        module.parse_args(argv + flags)
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith(f': error: {names} a CUDA device, but the model runs on cpu')
+
+
+@pytest.mark.parametrize('tool', ['test', 'demo'])
+def test_inference_options_are_refused_for_an_onnx_file(tool, capsys):
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    argv = {'test': [config, 'model.onnx'], 'demo': ['a.jpg', config, 'model.onnx']}[tool]
+    module = _tool(tool, '.')
+    with pytest.raises(SystemExit) as exit_info:
+        module.parse_args(argv + ['--channels-last'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        'error: --channels-last: options of a PyTorch model; an ONNX model '
+        + ('is tested as it was exported' if tool == 'test' else 'runs as it was exported'))
+
+
+def test_benchmark_amp_and_fp16_together_are_refused(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    with pytest.raises(SystemExit):
+        _tool('benchmark').parse_args(['cfg.py', '--device', 'cuda', '--amp', '--fp16'])
+    assert 'error: --amp and --fp16 both cast to fp16' in capsys.readouterr().err
+
+
+def test_benchmark_channels_last_times_a_checked_copy_beside_the_model(capsys):
+    results = _tool('benchmark').main([
+        str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'),
+        '--shape', '64', '64', '--runs', '2', '--warmup', '1', '--threads', '1',
+        '--mode', 'tensor', '--fuse-conv-bn', '--channels-last'
+    ])
+    assert [r.name for r in results] == [
+        'RetinaNet (tensor)', 'RetinaNet (tensor), BatchNorm folded',
+        'RetinaNet (tensor), fuse_bn + channels_last']
+    out = capsys.readouterr().out
+    checked = re.search(r'inference options: fuse_bn \+ channels_last; 80 BatchNorm layers '
+                        r'folded; .* after each: fuse_bn (\S+), channels_last (\S+)\n', out)
+    assert checked and all(float(d) < 1e-4 for d in checked.groups())
+
+
+def test_benchmark_option_that_changes_the_outputs_is_a_one_line_error(monkeypatch, capsys):
+    from ghostdet.models import inference_options
+
+    def channels_last_that_breaks(model):
+        inference_options.to_channels_last(model)
+        with torch.no_grad():
+            model.bbox_head.retina_cls.bias.add_(1.0)
+
+    monkeypatch.setitem(inference_options.STEPS, 'channels_last', channels_last_that_breaks)
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('benchmark').main([
+            str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py'),
+            '--shape', '64', '64', '--runs', '1', '--warmup', '0', '--channels-last'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"error: channels_last changes the network's outputs by up to \S+ of "
+                        r'their magnitude against the fp32 eager model \(tolerance 0.001\)', err)
+
+
+def test_gpu_benchmark_tries_out_on_cpu_and_writes_its_tables(tmp_path, capsys):
+    out = tmp_path / 'tables.md'
+    config = str(REPO / 'configs/quickstart/retinanet_ghostnet-1.0x_fpn_12e_synthetic.py')
+    text = _tool('gpu_benchmark').main([
+        config, '--device', 'cpu', '--no-backbones', '--shapes', '64', '64', '--batch-sizes',
+        '1', '--runs', '1', '--warmup', '0', '--threads', '1', '--out', str(out)])
+    assert out.read_text() == text and text in capsys.readouterr().out
+    assert '--device cpu --no-backbones' in text.splitlines()[2]  # the command, as run
+    assert '| retinanet_ghostnet-1.0x_fpn_12e_synthetic | ' in text
+    assert 'fastest' in text and '## Backbones' not in text
+
+
+def test_gpu_benchmark_sizes_come_in_pairs(capsys):
+    with pytest.raises(SystemExit):
+        _tool('gpu_benchmark').parse_args(['--device', 'cpu', '--shapes', '320', '320', '800'])
+    assert 'error: --shapes takes H W pairs, but got 3 numbers' in capsys.readouterr().err
+    args = _tool('gpu_benchmark').parse_args(['a.py', '--device', 'cpu', '--light', 'l.py'])
+    assert args.configs == ['a.py', 'l.py'] and args.shapes == [(320, 320), (800, 1344)]

@@ -2,8 +2,8 @@
 
     python tools/analysis/benchmark.py CONFIG [CHECKPOINT] [--device cpu|cuda] \
         [--batch-size B] [--shape H W] [--runs N] [--warmup N] [--amp] \
-        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--onnx FILE ...] \
-        [--export-onnx]
+        [--mode predict|tensor|network] [--proposals N] [--fuse-conv-bn] [--channels-last] \
+        [--fp16] [--cuda-graph] [--onnx FILE ...] [--export-onnx]
 
 Reports ms/image (median, p10-p90 spread) and images/s. ``--mode predict`` (default) times what
 ``model.predict`` does after the data preprocessor: network, box decoding and NMS; the
@@ -16,6 +16,12 @@ head on ``--proposals`` fixed synthetic RoIs per image, so the work does not dep
 as deployment does, after checking the fold (on a copy with random BatchNorm statistics, whose
 folded outputs must equal its unfolded ones), and prints both rows and their ratio. The two are
 timed side by side, one run of each in turn, so a drift of the machine reaches both alike.
+``--channels-last``, ``--fp16`` and ``--cuda-graph`` (the last two with ``--device cuda``) also
+time a copy with those inference options (``ghostdet.models.inference_options``; with
+``--fuse-conv-bn`` the fold too), checked first against the model's fp32 eager outputs on the
+timed input and on a second random batch of its shape, side by side with the model as built.
+``--amp`` times every row under autocast, entered once around all the runs (so each weight is
+cast once); ``--fp16`` instead holds fp16 weights and casts nothing while it runs.
 ``--onnx FILE ...`` (``--mode network``, CPU) also times each model exported to FILE by
 ``tools/deployment/pytorch2onnx.py`` in onnxruntime, with as many threads as torch, side by side
 with the PyTorch network it computes (backbone, neck, head; no decoding or NMS). FILE must
@@ -36,8 +42,10 @@ import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import LatencyResult, benchmark_modules, format_latency_table, num_threads
 from ghostdet.apis import build_detector
 from ghostdet.deployment import ONNXNetwork, check_exported_from, export_for_timing
-from ghostdet.models import DetectorNetwork, fuse_conv_bn, synthetic_batch
-from ghostdet.utils.cli import input_errors, non_negative_int, positive_int, torch_device
+from ghostdet.models import (DetectorNetwork, InferenceOptions, accelerated_copy, fuse_conv_bn,
+                             synthetic_batch)
+from ghostdet.utils.cli import (add_inference_arguments, inference_flags, input_errors,
+                                non_negative_int, positive_int, torch_device)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -56,7 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--runs', type=positive_int, default=20, help='timed runs (default 20)')
     parser.add_argument('--warmup', type=non_negative_int, default=5,
                         help='warm-up runs (default 5)')
-    parser.add_argument('--amp', action='store_true', help='CUDA fp16 autocast')
+    parser.add_argument('--amp', action='store_true',
+                        help='CUDA fp16 autocast (entered once around all the runs)')
     parser.add_argument(
         '--mode', choices=['predict', 'tensor', 'network'], default='predict',
         help='predict: with post-processing (default); tensor: without the final one; '
@@ -67,6 +76,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--fuse-conv-bn', action='store_true',
         help='also time the model with each BatchNorm folded into the convolution before it '
         '(the fold checked to keep the outputs) and print the ratio')
+    add_inference_arguments(parser, fuse_conv_bn=False,
+                            suffix='; also time a copy with it, checked first')
     parser.add_argument(
         '--onnx', nargs='+', default=None, metavar='FILE',
         help='also time these exported models (float or int8) in onnxruntime (with --mode '
@@ -83,6 +94,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.amp and not args.device.startswith('cuda'):
         parser.error('--amp (fp16 autocast) needs --device cuda')
+    args.options = InferenceOptions(**inference_flags(args))
+    try:
+        args.options.check_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.amp and args.fp16:
+        parser.error('--amp and --fp16 both cast to fp16: --amp times every row under autocast, '
+                     '--fp16 a copy with fp16 weights; time them in separate runs')
     for flag, given in (('--onnx', args.onnx), ('--export-onnx', args.export_onnx)):
         if given and (args.mode != 'network' or args.device != 'cpu'):
             parser.error(f'{flag} times the network only, on onnxruntime\'s CPU provider: use '
@@ -92,6 +111,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
     """Returns the timings: the model as built, then (``--fuse-conv-bn``) its folded copy,
+    then (``--channels-last``, ``--fp16``, ``--cuda-graph``) its copy with those options,
     then (``--onnx``) the exported models in onnxruntime, then (``--export-onnx``) the float
     and int8 files exported from the model."""
     args = parse_args(argv)
@@ -111,6 +131,13 @@ def main(argv: Optional[List[str]] = None) -> List[LatencyResult]:
                   f'random BatchNorm statistics the folded outputs differ by at most '
                   f'{diff:.2g} of their magnitude', flush=True)
             models.append((f'{models[0][0]}, BatchNorm folded', fused))
+        if set(args.options.enabled) - {'fuse_bn'}:
+            second = synthetic_batch(model, args.shape, args.batch_size, seed=1)[0]
+            with input_errors():  # an option that changes the outputs: named, exit 2
+                fast, report = accelerated_copy(model, args.options, inputs=[inputs, second],
+                                                num_proposals=min(args.proposals, 100))
+            print(report.summary(), flush=True)
+            models.append((f'{models[0][0]}, {args.options}', fast))
         timing = dict(runs=args.runs, warmup=args.warmup, device=args.device, amp=args.amp)
         if args.mode == 'network':  # side by side, run by run (one model: just timed)
             networks = [(name, DetectorNetwork(net, args.proposals)) for name, net in models]
