@@ -1,6 +1,7 @@
 from .backbones import *  # noqa: F401,F403
 from .fuse import (DetectorNetwork, flatten_tensors, fuse_conv_bn,  # noqa: F401
                    randomize_batchnorm, relative_difference, unshare_convolutions)
+from .heads import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403

@@ -1,3 +1,4 @@
+from .ghost_blocks import GhostBlocks
 from .ghost_module import GhostBottleneck, GhostModule, SqueezeExcite
 
-__all__ = ['GhostModule', 'GhostBottleneck', 'SqueezeExcite']
+__all__ = ['GhostModule', 'GhostBottleneck', 'GhostBlocks', 'SqueezeExcite']
