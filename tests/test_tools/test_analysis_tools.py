@@ -283,7 +283,7 @@ def test_confusion_matrix_bad_inputs_are_one_line_errors(tmp_path, capsys):
 
 
 def test_analyze_logs_prints_each_runs_best_and_last_validation(tmp_path, capsys):
-    from tests.test_analysis.test_logs import epoch_run, write_start
+    from tests.test_study.test_logs import epoch_run, write_start
     write_start(tmp_path / 'a', '20260101_000000', epoch_run(3))
     write_start(tmp_path / 'b', '20260101_000000', epoch_run(2)[:-1])  # epoch 2 not validated
     out = _tool('analyze_logs').main(['plot_curve', str(tmp_path / 'a'), str(tmp_path / 'b'),
@@ -299,7 +299,7 @@ def test_analyze_logs_prints_each_runs_best_and_last_validation(tmp_path, capsys
 
 
 def test_analyze_logs_bad_inputs_are_one_line_errors(tmp_path, capsys):
-    from tests.test_analysis.test_logs import epoch_run, write_start
+    from tests.test_study.test_logs import epoch_run, write_start
     write_start(tmp_path / 'a', 's', epoch_run(1))
     for argv, message in (
             (['plot_curve', str(tmp_path / 'nope')], f'error: {tmp_path}/nope does not exist\n'),
@@ -316,7 +316,7 @@ def test_analyze_logs_bad_inputs_are_one_line_errors(tmp_path, capsys):
 
 def test_compare_predictions_exit_status_says_whether_the_detections_are_the_same(tmp_path,
                                                                                    capsys):
-    from tests.test_analysis.test_twins import perturbed, random_predictions
+    from tests.test_study.test_twins import perturbed, random_predictions
     first = random_predictions(3)
     paths = [tmp_path / 'checkpoint.pkl', tmp_path / 'onnx.pkl', tmp_path / 'int8.pkl']
     for path, data in zip(paths, [first, perturbed(first, 4),
@@ -339,7 +339,7 @@ def test_compare_predictions_exit_status_says_whether_the_detections_are_the_sam
 def test_compare_predictions_config_makes_a_tie_at_its_threshold_a_tie(tmp_path, capsys):
     """The quickstart config cuts at score 0.05: a detection scoring 0.05003 in one file and
     (unseen) just under 0.05 in the other is a tie at the cut, not a difference."""
-    from tests.test_analysis.test_twins import image
+    from tests.test_study.test_twins import image
     paths = [tmp_path / 'checkpoint.pkl', tmp_path / 'onnx.pkl']
     for path, scores in zip(paths, [[0.9, 0.05003], [0.9]]):
         with open(path, 'wb') as f:
@@ -366,7 +366,7 @@ def test_compare_predictions_config_makes_a_tie_at_its_threshold_a_tie(tmp_path,
     (['{d}/a.pkl', '{d}/other.pkl'], 'error: the files hold different images: 1 only in a.pkl'),
 ])
 def test_compare_predictions_bad_inputs_are_one_line_errors(args, message, tmp_path, capsys):
-    from tests.test_analysis.test_twins import image
+    from tests.test_study.test_twins import image
     for name, img_id in [('a.pkl', 1), ('other.pkl', 2)]:
         with open(tmp_path / name, 'wb') as f:
             pickle.dump([image(img_id, [], [], [])], f)
