@@ -9,7 +9,7 @@ from mmengine.config import Config, ConfigDict
 from torch import Tensor
 
 from ..models.structure import check_config_channels
-from ..models.utils import load_checked_state_dict
+from ..models.utils import load_checked_state_dict, reparameterize
 from ..utils.config import config_file, merge_cfg_options
 from ..utils.registry import build_model
 from .backbones import backbone_out_channels
@@ -47,6 +47,8 @@ def build_detector(config: ConfigLike,
 
     Weights stay as the constructors leave them unless ``checkpoint`` is given (``init_cfg``
     is not applied, so nothing is loaded or downloaded): fine for counting and timing.
+    Re-parameterisable modules (GhostNetV3) are folded, after the checkpoint is loaded, into
+    the single-branch form that is deployed.
 
     Args:
         config (str, Path or Config): The config.
@@ -65,6 +67,7 @@ def build_detector(config: ConfigLike,
     model = build_model(cfg.model)
     if checkpoint is not None:  # all of its weights, or an error listing what does not fit
         load_checked_state_dict(model, checkpoint)
+    reparameterize(model)  # GhostNetV3: timed and counted as deployed (logged)
     model.to(device)
     model.eval()
     return model

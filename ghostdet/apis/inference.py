@@ -15,7 +15,7 @@ from mmengine.utils import ProgressBar
 
 from ..datasets.checks import UnreadableImageError, load_image_checked
 from ..models.structure import check_config_channels
-from ..models.utils import check_checkpoint_fits
+from ..models.utils import check_checkpoint_fits, reparameterize
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 from ..utils.text import preview
@@ -120,6 +120,7 @@ def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu')
         model = init_detector(cfg, checkpoint, device=device)
         if checkpoint is not None:
             check_checkpoint_fits(model, checkpoint)
+        reparameterize(model)  # GhostNetV3: the deployed form (logged)
     return model
 
 

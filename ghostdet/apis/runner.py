@@ -165,7 +165,8 @@ def build_test_config(config: str,
     """The config ``tools/test.py`` evaluates with: COCO metrics from the config's
     ``test_evaluator``, raw results to ``out`` (``.pkl``), pictures with boxes to
     ``show_dir``, a progress bar, a check that the checkpoint's weights cover the model
-    (:class:`ghostdet.engine.CheckpointKeysHook`) and, with ``fuse_conv_bn``, the model's
+    (:class:`ghostdet.engine.CheckpointKeysHook`), re-parameterisable modules folded
+    (:class:`ghostdet.engine.ReparameterizeHook`) and, with ``fuse_conv_bn``, the model's
     BatchNorms folded into its convolutions (:class:`ghostdet.engine.FuseConvBNHook`). A
     ``checkpoint`` ending in ``.onnx`` (``tools/deployment/pytorch2onnx.py``) is run in
     onnxruntime (:class:`ghostdet.deployment.ONNXRuntimeDetector`). ``tta``: with test-time
@@ -206,6 +207,8 @@ def build_test_config(config: str,
     # strict=False) and be tested half random: refused, whatever the config's hooks
     if cfg.load_from and not any(h.get('type') == 'CheckpointKeysHook' for h in hooks):
         hooks.append(dict(type='CheckpointKeysHook'))
+    if cfg.load_from and not any(h.get('type') == 'ReparameterizeHook' for h in hooks):
+        hooks.append(dict(type='ReparameterizeHook'))  # GhostNetV3: tested as deployed
     if fuse_conv_bn and not any(h.get('type') == 'FuseConvBNHook' for h in hooks):
         hooks.append(dict(type='FuseConvBNHook'))
     cfg.custom_hooks = hooks

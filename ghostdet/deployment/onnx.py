@@ -316,9 +316,10 @@ def export_detector(config,
                     opset: Optional[int] = None,
                     static: bool = False) -> dict:
     """What ``tools/deployment/pytorch2onnx.py`` does: build the config's detector with the
-    checkpoint's weights, export it to ``out`` traced on a ``shape`` image and check it on a
-    batch of 2 images of 3/4 that size (:func:`export_onnx`; with ``static``, the file takes
-    one ``shape`` image, padded as the data preprocessor pads, and is checked on another).
+    checkpoint's weights (re-parameterisable modules folded: the deploy form), export it to
+    ``out`` traced on a ``shape`` image and check it on a batch of 2 images of 3/4 that size
+    (:func:`export_onnx`; with ``static``, the file takes one ``shape`` image, padded as the
+    data preprocessor pads, and is checked on another).
     The checkpoint's class names go into the file's metadata.
 
     Raises:
@@ -328,16 +329,16 @@ def export_detector(config,
             fails.
     """
     from ..analysis.detectors import build_detector, synthetic_batch
-    from ..models.utils import load_checked_state_dict
+    from ..models.utils import reparameterize
     from ..utils.checkpoint import load_local_checkpoint
 
     if not out.endswith('.onnx'):
         raise ValueError(f'the output must be an .onnx file, got {out}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    model = build_detector(config, cfg_options)
-    dense_head(model)  # refuse a two-stage detector before loading anything
-    load_checked_state_dict(model, checkpoint)  # all of the weights, or refuse
+    model = build_detector(config, cfg_options, checkpoint)  # all of the weights, or refuse
+    dense_head(model)  # a two-stage detector is refused
+    reparameterize(model)  # GhostNetV3: exported in its deploy form (logged)
     meta = load_local_checkpoint(checkpoint, map_location='cpu').get('meta') or {}
     classes = meta.get('dataset_meta', {}).get('classes')
     height, width = (int(v) for v in shape)

@@ -1,10 +1,11 @@
 from .hooks import (CheckpointKeysHook, FileNameVisualizationHook, FiniteLossHook,
-                    FuseConvBNHook, ProgressBarHook, RandomStateHook, ResumeScheduleHook,
-                    TrainPositionHook, get_random_states, set_random_states)
+                    FuseConvBNHook, ProgressBarHook, RandomStateHook, ReparameterizeHook,
+                    ResumeScheduleHook, TrainPositionHook, get_random_states, set_random_states)
 from .loops import ResumableEpochBasedTrainLoop
 
 __all__ = [
     'CheckpointKeysHook', 'FileNameVisualizationHook', 'FiniteLossHook', 'FuseConvBNHook',
-    'ProgressBarHook', 'RandomStateHook', 'ResumableEpochBasedTrainLoop', 'ResumeScheduleHook',
+    'ProgressBarHook', 'RandomStateHook', 'ReparameterizeHook', 'ResumableEpochBasedTrainLoop',
+    'ResumeScheduleHook',
     'TrainPositionHook', 'get_random_states', 'set_random_states'
 ]

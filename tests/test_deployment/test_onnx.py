@@ -220,3 +220,29 @@ def test_a_static_export_takes_its_own_shape_only(model, tmp_path):
     with pytest.raises(ValueError, match='exported for inputs of 1x3x128x160 only .*not '
                        '2x3x128x160: export it without --static'):
         network(synthetic_batch(model, (128, 160), batch_size=2)[0])
+
+
+def test_a_ghostnet_v3_detector_is_exported_in_its_deploy_form(tmp_path):
+    """pytorch2onnx's path: the training-form checkpoint loads whole, the branches are folded
+    before the export, and onnxruntime computes what the trained (unfolded) model computes."""
+    import onnx
+
+    from ghostdet.deployment import export_detector
+    config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-v3-1.0x_fpn_1x_coco.py')
+    trained = build_model(load_config(config, THREE_CLASSES).model).eval()
+    randomize_batchnorm(trained)
+    assert [k for k in trained.state_dict() if '_rpr_' in k]
+    checkpoint = tmp_path / 'v3.pth'
+    torch.save({'state_dict': trained.state_dict(),
+                'meta': {'dataset_meta': {'classes': CLASSES}}}, checkpoint)
+    out = str(tmp_path / 'v3.onnx')
+    result = export_detector(config, str(checkpoint), out, shape=(128, 160),
+                             cfg_options=THREE_CLASSES)
+    assert result['check_diff'] < 1e-4
+    weights = [t.name for t in onnx.load(out).graph.initializer]
+    assert not [w for w in weights if '_rpr_' in w]
+    assert [w for w in weights if w.endswith('ghost1.primary_conv.0.bias')]
+    img, _ = synthetic_batch(trained, (160, 128), batch_size=2, seed=3)
+    with torch.no_grad():
+        expected = DenseNetwork(trained)(img)
+    assert relative_difference(expected, ONNXNetwork(out)(img)) < 1e-4
