@@ -31,6 +31,8 @@ CONFIG_SIBLINGS: Dict[str, str] = {
     'GhostNet 0.5x': 'GhostNet 1.1x',
     'GhostNet 1.3x': 'GhostNet 1.1x',
     'MobileNetV3-Small': 'MobileNetV3-Large',
+    'GhostNetV2 1.0x': 'GhostNet 1.0x',
+    'GhostNetV3 1.0x': 'GhostNet 1.0x',
 }
 NECK_TYPES = {'fpn': 'FPN', 'ghost-fpn': 'GhostFPN'}
 Progress = Optional[Callable[[str], None]]
@@ -137,8 +139,8 @@ def detector_config(config_dir: Path, algorithm: str, backbone: str,
     """The config of ``algorithm`` + ``backbone`` + ``neck``, and where it came from.
 
     ``configs/{folder}/{algorithm}_{tag}_{neck}_1x_coco.py`` when it exists; else the FPN
-    config of the backbone (or of a sibling backbone, for GhostNet 0.5x/1.3x and
-    MobileNetV3-Small) with the backbone and/or neck type changed (neck ``in_channels`` follow
+    config of the backbone (or of a sibling backbone, for GhostNet 0.5x/1.3x, GhostNetV2/V3
+    and MobileNetV3-Small) with the backbone and/or neck type changed (neck ``in_channels`` follow
     the backbone).
 
     Args:
@@ -167,8 +169,11 @@ def detector_config(config_dir: Path, algorithm: str, backbone: str,
     changes = []
     new_backbone = None
     if source != backbone:
-        new_backbone = {k: v for k, v in BACKBONES[backbone].items() if k != 'type'}
+        new_backbone = {k: v for k, v in BACKBONES[backbone].items()
+                        if k != 'type' or v != BACKBONES[source]['type']}
         changes.append(', '.join(f'{k}={v}' for k, v in new_backbone.items()))
+        if 'type' in new_backbone:  # a drop-in (GhostNetV2/V3): the config's settings kept
+            new_backbone = dict(load_config(base).model.backbone.to_dict(), **new_backbone)
     neck_type = None
     if neck != 'fpn':
         neck_type = NECK_TYPES[neck]
