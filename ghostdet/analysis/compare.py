@@ -2,6 +2,7 @@
 224x224, detector MACs, CPU/CUDA latency, markdown tables and a chart."""
 import os
 import platform
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -317,6 +318,61 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         results.append(timings[0])
         folded += timings[1:]
     return results + folded
+
+
+def backbone_runtime_latency(names: Sequence[str],
+                             shape: Sequence[int] = (224, 224),
+                             runs: int = 50,
+                             warmup: int = 10,
+                             progress: Progress = None) -> List[LatencyResult]:
+    """CPU latency of each backbone alone (:func:`build_backbone`: up to its last 1x1 conv) in
+    PyTorch and exported to onnxruntime (:func:`ghostdet.deployment.export_module`, checked to
+    compute PyTorch's outputs), all of them timed side by side, one run of each in turn (so
+    that a load change on the machine affects every row alike), with torch's current thread
+    count for both runtimes.
+
+    Args:
+        names (Sequence[str]): Backbone names.
+        shape (Sequence[int]): Input ``(H, W)``. Defaults to (224, 224).
+        runs (int): Timed runs. Defaults to 50.
+        warmup (int): Untimed runs. Defaults to 10.
+        progress (Callable[[str], None], optional): Progress lines. Defaults to None.
+
+    Returns:
+        list[LatencyResult]: Per name, ``'<name>, PyTorch'`` then ``'<name>, onnxruntime'``.
+    """
+    from ..deployment import export_module
+
+    x = torch.rand(1, 3, *shape)
+    models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, name in enumerate(names):
+            model = build_backbone(name)
+            models += [(f'{name}, PyTorch', model),
+                       (f'{name}, onnxruntime',
+                        export_module(model, x, os.path.join(tmp, f'backbone{i}.onnx')))]
+        return benchmark_modules(models, x, runs=runs, warmup=warmup, progress=progress)
+
+
+def format_runtime_table(results: Sequence[LatencyResult],
+                         baseline: str = 'MobileNetV3-Large') -> str:
+    """Markdown: one row per backbone of :func:`backbone_runtime_latency`, PyTorch and
+    onnxruntime side by side (median ms), onnxruntime's time as a share of PyTorch's, and
+    each runtime's time relative to ``baseline``'s in the same runtime."""
+    by_name = {r.name: r for r in results}
+    names = [r.name[:-len(', PyTorch')] for r in results if r.name.endswith(', PyTorch')]
+    base = (by_name.get(f'{baseline}, PyTorch'), by_name.get(f'{baseline}, onnxruntime'))
+    lines = [f'| backbone | PyTorch (ms) | onnxruntime (ms) | onnxruntime / PyTorch '
+             f'| PyTorch vs {baseline} | onnxruntime vs {baseline} |',
+             '|---|---:|---:|---:|---:|---:|']
+    for name in names:
+        torch_ms = by_name[f'{name}, PyTorch'].median_ms
+        ort_ms = by_name[f'{name}, onnxruntime'].median_ms
+        ratios = ['-' if b is None else f'{ms / b.median_ms:.2f}x'
+                  for ms, b in zip((torch_ms, ort_ms), base)]
+        lines.append(f'| {name} | {torch_ms:.2f} | {ort_ms:.2f} | {ort_ms / torch_ms:.2f}x '
+                     f'| {ratios[0]} | {ratios[1]} |')
+    return '\n'.join(lines)
 
 
 @dataclass

@@ -246,3 +246,18 @@ def test_a_ghostnet_v3_detector_is_exported_in_its_deploy_form(tmp_path):
     with torch.no_grad():
         expected = DenseNetwork(trained)(img)
     assert relative_difference(expected, ONNXNetwork(out)(img)) < 1e-4
+
+
+def test_export_module_checks_the_file_against_the_module(tmp_path):
+    from ghostdet.deployment import export_module
+    from ghostdet.models import GhostNetV2
+    backbone = GhostNetV2(0.5, out_indices=(1, 4)).eval()
+    x = torch.rand(1, 3, 128, 96)
+    network = export_module(backbone, x, str(tmp_path / 'b.onnx'))
+    with torch.no_grad():
+        expected = backbone(x)
+    got = network(x)
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
+    assert relative_difference(expected, got) < 1e-4
+    with pytest.raises(ValueError, match='does not compute what the module computes'):
+        export_module(backbone, x, str(tmp_path / 'c.onnx'), rtol=-1.0)
