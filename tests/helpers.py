@@ -25,12 +25,13 @@ def free_port() -> str:
         return str(sock.getsockname()[1])
 
 
-def free_batch_and_image_size():
+def free_batch_and_image_size(min_side=64):
     """``dynamic_shapes`` of one NCHW image batch for ``torch.export``: the batch (1-32) and the
-    sides (multiples of 32, 64-2048) left free."""
+    sides (multiples of 32, ``min_side``-2048) left free."""
     from torch.export import Dim
-    return {0: Dim('batch', min=1, max=32), 2: 32 * Dim('h', min=2, max=64),
-            3: 32 * Dim('w', min=2, max=64)}
+    low = min_side // 32
+    return {0: Dim('batch', min=1, max=32), 2: 32 * Dim('h', min=low, max=64),
+            3: 32 * Dim('w', min=low, max=64)}
 
 
 def assert_exports_like_eager(model, example, dynamic_shapes, others):
@@ -47,3 +48,27 @@ def assert_exports_like_eager(model, example, dynamic_shapes, others):
         assert len(got) == len(expected)
         for e, g in zip(expected, got):
             torch.testing.assert_close(g, e, rtol=0, atol=1e-5)
+
+
+def randomize_batch_norms(model, batches=4, shape=(2, 3, 64, 64), seed=0):
+    """Random BatchNorm affine parameters and running statistics calibrated on ``batches``
+    random inputs of ``shape`` (cumulative averages), as the backbone fixtures were made: a
+    fold of the norms is then tested on statistics that are not the identity. Returns the
+    model in eval mode."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    generator = torch.Generator().manual_seed(seed)
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    with torch.no_grad():
+        for m in norms:
+            m.weight.copy_(torch.rand(m.weight.shape, generator=generator) + 0.5)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * 0.2)
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the calibration batches
+        model.train()
+        for _ in range(batches):
+            model(torch.randn(shape, generator=generator))
+    for m in norms:
+        m.momentum = 0.1
+    return model.eval()

@@ -4,7 +4,7 @@
         [--amp] [--stages train test measure report] [--report docs/results_bccd.md] \
         [--time-limit SECONDS] [--pack runs.tar.gz] [--run-by-run]
 
-Default: the ten BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
+Default: the BCCD configs (``configs/bccd/*.py``; convert BCCD first, see
 ``configs/_base_/datasets/bccd.py``), reported to ``docs/results_bccd.md`` with the picture
 ``docs/images/results_bccd.jpg``, the learning curves ``docs/images/results_bccd_curves.png``
 and log summaries in ``docs/logs/``. Every stage resumes: run the same command again after a

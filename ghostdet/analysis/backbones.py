@@ -11,6 +11,8 @@ Two network definitions are counted at 224x224:
 * **backbone** -- the feature extractor a detector uses: every layer up to and including the last
   1x1 conv (GhostNet ``blocks.9``, MobileNetV3 ``features.16``/``.12``, MobileNetV2 ``conv2``),
   without pooling and classifier head.
+
+GhostNetV2 and GhostNetV3 count as GhostNet does; GhostNetV3 in its deployed (folded) form.
 """
 from typing import Dict, NamedTuple
 
@@ -34,6 +36,9 @@ BACKBONES: Dict[str, dict] = {
     'GhostNet 1.0x': dict(type='GhostNet', widen_factor=1.0),
     'GhostNet 1.1x': dict(type='GhostNet', widen_factor=1.1),
     'GhostNet 1.3x': dict(type='GhostNet', widen_factor=1.3),
+    'GhostNetV2 1.0x': dict(type='GhostNetV2', widen_factor=1.0),
+    # the deployed form: the training branches folded into single convolutions
+    'GhostNetV3 1.0x': dict(type='GhostNetV3', widen_factor=1.0, deploy=True),
     'MobileNetV3-Large': dict(type='MobileNetV3', arch='large'),
     'MobileNetV3-Small': dict(type='MobileNetV3', arch='small'),
     'MobileNetV2 1.0x': dict(type='MobileNetV2', widen_factor=1.0),
@@ -44,6 +49,10 @@ PAPER_CLASSIFIERS: Dict[str, PaperNumber] = {
     'GhostNet 0.5x': PaperNumber(2.6e6, 42e6, 'GhostNet paper, ImageNet table'),
     'GhostNet 1.0x': PaperNumber(5.2e6, 141e6, 'GhostNet paper, ImageNet table'),
     'GhostNet 1.3x': PaperNumber(7.3e6, 226e6, 'GhostNet paper, ImageNet table'),
+    'GhostNetV2 1.0x': PaperNumber(
+        6.16e6, 167.0e6, "timm 1.0.31's ghostnetv2_100 (GhostNetV2 paper: 6.1M, 167M)"),
+    'GhostNetV3 1.0x': PaperNumber(
+        6.15e6, 167.0e6, "timm 1.0.31's ghostnetv3_100 after convert_to_deploy()"),
     'MobileNetV3-Large': PaperNumber(
         5.4e6, 219e6, 'GhostNet paper, ImageNet table (from the MobileNetV3 paper)'),
     'MobileNetV3-Small': PaperNumber(2.5e6, 56e6, 'MobileNetV3 paper, ImageNet table'),
@@ -68,12 +77,14 @@ def last_out_index(cfg: dict) -> int:
     """``out_indices`` value of the backbone's last feature map (the last 1x1 conv).
 
     Args:
-        cfg (dict): A backbone config of ``GhostNet``, ``MobileNetV3`` or ``MobileNetV2``.
+        cfg (dict): A backbone config of ``GhostNet`` (``V2``, ``V3``), ``MobileNetV3`` or
+            ``MobileNetV2``.
 
     Returns:
-        int: 4 for GhostNet, 3 for MobileNetV3, 7 for MobileNetV2.
+        int: 4 for GhostNet (all versions), 3 for MobileNetV3, 7 for MobileNetV2.
     """
-    return {'GhostNet': 4, 'MobileNetV3': 3, 'MobileNetV2': 7}[cfg['type']]
+    return {'GhostNet': 4, 'GhostNetV2': 4, 'GhostNetV3': 4, 'MobileNetV3': 3,
+            'MobileNetV2': 7}[cfg['type']]
 
 
 def build_backbone(name: str) -> nn.Module:
@@ -122,7 +133,7 @@ def build_classifier(name: str, num_classes: int = 1000) -> nn.Module:
     """
     cfg = _check(name)
     kind = cfg['type']
-    if kind == 'GhostNet':
+    if kind in ('GhostNet', 'GhostNetV2', 'GhostNetV3'):
         model = build_model(dict(cfg, with_classifier=True, num_classes=num_classes))
     else:
         backbone = build_model(dict(cfg, out_indices=(last_out_index(cfg), )))

@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 
 from ..models.structure import backbone_out_channels, check_config_channels
-from ..models.utils import load_checked_state_dict
+from ..models.utils import load_checked_state_dict, reparameterize
 from ..utils.config import config_file, merge_cfg_options
 from ..utils.registry import build_model
 
@@ -52,6 +52,8 @@ def build_detector(config: ConfigLike,
 
     Weights stay as the constructors leave them unless ``checkpoint`` is given (``init_cfg``
     is not applied, so nothing is loaded or downloaded): fine for counting and timing.
+    Re-parameterisable modules (GhostNetV3) are folded, after the checkpoint is loaded, into
+    the single-branch form that is deployed.
 
     Args:
         config (str, Path or Config): The config.
@@ -70,6 +72,7 @@ def build_detector(config: ConfigLike,
     model = build_model(cfg.model)
     if checkpoint is not None:  # all of its weights, or an error listing what does not fit
         load_checked_state_dict(model, checkpoint)
+    reparameterize(model)  # GhostNetV3: timed and counted as deployed (logged)
     model.to(device)
     model.eval()
     return model

@@ -15,7 +15,7 @@ from mmengine.utils import ProgressBar
 from ..datasets.checks import UnreadableImageError, load_image_checked
 from ..models.inference_options import InferenceOptions, accelerate
 from ..models.structure import check_config_channels
-from ..models.utils import check_checkpoint_fits
+from ..models.utils import check_checkpoint_fits, reparameterize
 from ..utils.atomic_io import atomic_write
 from ..utils.config import config_file
 from ..utils.text import preview
@@ -105,6 +105,7 @@ def init_demo_model(config: str, checkpoint: Optional[str], device: str = 'cpu',
     model = init_detector(cfg, checkpoint, device=device)
     if checkpoint is not None:
         check_checkpoint_fits(model, checkpoint)
+    reparameterize(model)  # GhostNetV3: the deployed form (logged)
     if options is not None and options.enabled:
         print(accelerate(model, options).summary(), flush=True)
     return model

@@ -219,6 +219,8 @@ def configure_test(cfg: Config,
     # strict=False) and be tested half random: refused, whatever the config's hooks
     if cfg.load_from and not any(h.get('type') == 'CheckpointKeysHook' for h in hooks):
         hooks.append(dict(type='CheckpointKeysHook'))
+    if cfg.load_from and not any(h.get('type') == 'ReparameterizeHook' for h in hooks):
+        hooks.append(dict(type='ReparameterizeHook'))  # GhostNetV3: tested as deployed
     options = options or InferenceOptions()
     fuse_conv_bn = fuse_conv_bn or options.fuse_bn
     if set(options.enabled) - {'fuse_bn'}:  # one hook folds, then applies the others

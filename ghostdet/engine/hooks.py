@@ -22,7 +22,8 @@ from ..datasets.checks import image_folder, image_name
 from ..models.fuse import fuse_conv_bn
 from ..models.inference_options import InferenceOptions, accelerate
 from ..models.synthetic_inputs import synthetic_batch
-from ..models.utils import check_state_dict_keys, inner_model, strip_ddp_prefix
+from ..models.utils import (check_state_dict_keys, inner_model, reparameterize,
+                            strip_ddp_prefix)
 
 
 @HOOKS.register_module()
@@ -371,6 +372,23 @@ class InferenceOptionsHook(Hook):
     def before_test(self, runner) -> None:
         report = accelerate(inner_model(runner.model), self.options, shape=self.shape)
         runner.logger.info(report.summary())
+
+
+@HOOKS.register_module()
+class ReparameterizeHook(Hook):
+    """Before testing, fold the loaded model's re-parameterisable modules (GhostNetV3's
+    training branches) into single convolutions (:func:`ghostdet.models.utils.reparameterize`,
+    logged), so that the metrics are the deployed model's. An EMA hook's averaged copy is
+    folded with it, so that its swaps around the test keep matching the model.
+    """
+
+    priority = 'HIGHEST'  # before FuseConvBNHook folds the branches' own BatchNorms
+
+    def before_test(self, runner) -> None:
+        reparameterize(inner_model(runner.model))
+        for hook in runner.hooks:
+            if getattr(hook, 'ema_model', None) is not None:
+                reparameterize(hook.ema_model)
 
 
 RANDOM_STATES = 'random_states'  # the checkpoint's key

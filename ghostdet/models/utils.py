@@ -1,5 +1,6 @@
 """Loading pretrained weights with a key-coverage check (mmengine's ``PretrainedInit`` loads with
-``strict=False`` and goes on silently when nothing matches)."""
+``strict=False`` and goes on silently when nothing matches), and folding re-parameterisable
+modules for inference."""
 import os.path as osp
 from typing import Any, Dict, Iterable, Optional
 
@@ -9,12 +10,37 @@ from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_p
 
 from ..utils.config import walk_config
 from ..utils.text import preview
+from .layers.reparam import Reparameterizable
 
 
 class CheckpointMismatchError(RuntimeError):
     """The checkpoint's parameter names or shapes do not cover the model's."""
 
 
+def reparameterize(model: nn.Module) -> int:
+    """Fold every re-parameterisable module of ``model`` (e.g. GhostNetV3's blocks) into its
+    single-branch inference form, in place, and log how many were folded.
+
+    Call it after the trained weights are loaded and before inference or export: the folded
+    model computes what the training form computes in eval mode, with the norms' running
+    statistics folded into the convolutions. Folding twice is a no-op (returns 0); a model
+    without such modules is left alone.
+
+    Args:
+        model (nn.Module): A detector, a backbone or a single module.
+
+    Returns:
+        int: The number of modules folded.
+    """
+    pending = [m for m in model.modules() if isinstance(m, Reparameterizable) and not m.deploy]
+    for module in pending:
+        module.reparameterize()
+    if pending:
+        kinds = sorted({type(m).__name__ for m in pending})
+        MMLogger.get_current_instance().info(
+            f'folded {len(pending)} re-parameterisable modules ({", ".join(kinds)}) into single '
+            'convolutions for inference')
+    return len(pending)
 
 
 def check_state_dict_keys(model: nn.Module,

@@ -2,6 +2,7 @@
 224x224, detector MACs, CPU/CUDA latency, markdown tables and a chart."""
 import os
 import platform
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -32,6 +33,8 @@ CONFIG_SIBLINGS: Dict[str, str] = {
     'GhostNet 0.5x': 'GhostNet 1.1x',
     'GhostNet 1.3x': 'GhostNet 1.1x',
     'MobileNetV3-Small': 'MobileNetV3-Large',
+    'GhostNetV2 1.0x': 'GhostNet 1.0x',
+    'GhostNetV3 1.0x': 'GhostNet 1.0x',
 }
 NECK_TYPES = {'fpn': 'FPN', 'ghost-fpn': 'GhostFPN'}
 Progress = Optional[Callable[[str], None]]
@@ -138,8 +141,8 @@ def detector_config(config_dir: Path, algorithm: str, backbone: str,
     """The config of ``algorithm`` + ``backbone`` + ``neck``, and where it came from.
 
     ``configs/{folder}/{algorithm}_{tag}_{neck}_1x_coco.py`` when it exists; else the FPN
-    config of the backbone (or of a sibling backbone, for GhostNet 0.5x/1.3x and
-    MobileNetV3-Small) with the backbone and/or neck type changed (neck ``in_channels`` follow
+    config of the backbone (or of a sibling backbone, for GhostNet 0.5x/1.3x, GhostNetV2/V3
+    and MobileNetV3-Small) with the backbone and/or neck type changed (neck ``in_channels`` follow
     the backbone).
 
     Args:
@@ -168,8 +171,11 @@ def detector_config(config_dir: Path, algorithm: str, backbone: str,
     changes = []
     new_backbone = None
     if source != backbone:
-        new_backbone = {k: v for k, v in BACKBONES[backbone].items() if k != 'type'}
+        new_backbone = {k: v for k, v in BACKBONES[backbone].items()
+                        if k != 'type' or v != BACKBONES[source]['type']}
         changes.append(', '.join(f'{k}={v}' for k, v in new_backbone.items()))
+        if 'type' in new_backbone:  # a drop-in (GhostNetV2/V3): the config's settings kept
+            new_backbone = dict(load_config(base).model.backbone.to_dict(), **new_backbone)
     neck_type = None
     if neck != 'fpn':
         neck_type = NECK_TYPES[neck]
@@ -313,6 +319,61 @@ def backbone_latency(names: Sequence[str] = tuple(BACKBONES),
         results.append(timings[0])
         folded += timings[1:]
     return results + folded
+
+
+def backbone_runtime_latency(names: Sequence[str],
+                             shape: Sequence[int] = (224, 224),
+                             runs: int = 50,
+                             warmup: int = 10,
+                             progress: Progress = None) -> List[LatencyResult]:
+    """CPU latency of each backbone alone (:func:`build_backbone`: up to its last 1x1 conv) in
+    PyTorch and exported to onnxruntime (:func:`ghostdet.deployment.export_module`, checked to
+    compute PyTorch's outputs), all of them timed side by side, one run of each in turn (so
+    that a load change on the machine affects every row alike), with torch's current thread
+    count for both runtimes.
+
+    Args:
+        names (Sequence[str]): Backbone names.
+        shape (Sequence[int]): Input ``(H, W)``. Defaults to (224, 224).
+        runs (int): Timed runs. Defaults to 50.
+        warmup (int): Untimed runs. Defaults to 10.
+        progress (Callable[[str], None], optional): Progress lines. Defaults to None.
+
+    Returns:
+        list[LatencyResult]: Per name, ``'<name>, PyTorch'`` then ``'<name>, onnxruntime'``.
+    """
+    from ..deployment import export_module
+
+    x = torch.rand(1, 3, *shape)
+    models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, name in enumerate(names):
+            model = build_backbone(name)
+            models += [(f'{name}, PyTorch', model),
+                       (f'{name}, onnxruntime',
+                        export_module(model, x, os.path.join(tmp, f'backbone{i}.onnx')))]
+        return benchmark_modules(models, x, runs=runs, warmup=warmup, progress=progress)
+
+
+def format_runtime_table(results: Sequence[LatencyResult],
+                         baseline: str = 'MobileNetV3-Large') -> str:
+    """Markdown: one row per backbone of :func:`backbone_runtime_latency`, PyTorch and
+    onnxruntime side by side (median ms), onnxruntime's time as a share of PyTorch's, and
+    each runtime's time relative to ``baseline``'s in the same runtime."""
+    by_name = {r.name: r for r in results}
+    names = [r.name[:-len(', PyTorch')] for r in results if r.name.endswith(', PyTorch')]
+    base = (by_name.get(f'{baseline}, PyTorch'), by_name.get(f'{baseline}, onnxruntime'))
+    lines = [f'| backbone | PyTorch (ms) | onnxruntime (ms) | onnxruntime / PyTorch '
+             f'| PyTorch vs {baseline} | onnxruntime vs {baseline} |',
+             '|---|---:|---:|---:|---:|---:|']
+    for name in names:
+        torch_ms = by_name[f'{name}, PyTorch'].median_ms
+        ort_ms = by_name[f'{name}, onnxruntime'].median_ms
+        ratios = ['-' if b is None else f'{ms / b.median_ms:.2f}x'
+                  for ms, b in zip((torch_ms, ort_ms), base)]
+        lines.append(f'| {name} | {torch_ms:.2f} | {ort_ms:.2f} | {ort_ms / torch_ms:.2f}x '
+                     f'| {ratios[0]} | {ratios[1]} |')
+    return '\n'.join(lines)
 
 
 @dataclass

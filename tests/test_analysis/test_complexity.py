@@ -196,7 +196,8 @@ def test_whole_classifier_macs_match_paper(name):
 
 
 @pytest.mark.parametrize('name', [
-    'GhostNet 0.5x', 'GhostNet 1.0x', 'GhostNet 1.3x', 'MobileNetV3-Large', 'MobileNetV3-Small'
+    'GhostNet 0.5x', 'GhostNet 1.0x', 'GhostNet 1.3x', 'GhostNetV2 1.0x', 'GhostNetV3 1.0x',
+    'MobileNetV3-Large', 'MobileNetV3-Small'
 ])
 def test_whole_classifier_params_match_paper(name):
     params = count_params(build_classifier(name))
@@ -206,6 +207,8 @@ def test_whole_classifier_params_match_paper(name):
 def test_exact_counts_of_reference_implementations():
     # timm ghostnet_100 and torchvision mobilenet_v3_large/_small/mobilenet_v2 parameter counts
     assert count_params(build_classifier('GhostNet 1.0x')) == 5_182_508
+    # timm ghostnetv2_100 (the parameters of its fixture)
+    assert count_params(build_classifier('GhostNetV2 1.0x')) == 6_156_908
     assert count_params(build_classifier('MobileNetV3-Large')) == 5_483_032
     assert count_params(build_classifier('MobileNetV3-Small')) == 2_542_856
     # MobileNetV2: 3.50M as torchvision's; the MobileNetV2 paper says 3.4M (not reproduced)

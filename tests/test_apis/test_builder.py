@@ -73,6 +73,15 @@ def test_build_detector_loads_all_of_a_checkpoint_or_refuses_it(tmp_path):
         build_detector(quickstart, checkpoint=str(tmp_path / 'tensor.pth'))
 
 
+def test_build_detector_times_and_counts_ghostnet_v3_deployed():
+    """benchmark.py, get_flops.py and the comparisons build through here: a GhostNetV3
+    detector comes folded, without its training branches."""
+    config = REPO / 'configs/ghostnet/retinanet_ghostnet-v3-1.0x_fpn_1x_coco.py'
+    model = build_detector(config)
+    assert not [k for k in model.state_dict() if '_rpr_' in k]
+    assert 'backbone.blocks.1.0.conv_dw.bias' in model.state_dict()
+
+
 def test_build_detector_names_a_neck_that_does_not_fit_the_backbone():
     """What get_flops, benchmark and the other analysis tools build with."""
     with pytest.raises(NeckChannelsMismatchError, match=r'set model.neck.in_channels=\[40, '):

@@ -171,6 +171,29 @@ def test_demo_refuses_a_checkpoint_of_another_architecture(demo_images, tmp_path
     assert not out.exists()  # nothing drawn or written
 
 
+def test_demo_model_is_folded_after_its_checkpoint_is_loaded(tmp_path):
+    """A GhostNetV3 detector's training-form checkpoint loads whole, then the demo runs the
+    folded (deployed) model, which computes what the trained one computes."""
+    import torch
+
+    from ghostdet.models import randomize_batchnorm
+    from ghostdet.apis import init_demo_model
+    from ghostdet.utils.registry import build_model
+    from mmengine.config import Config
+    config = tmp_path / 'v3.py'
+    config.write_text(f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(type='GhostNetV3'))\n")
+    trained = randomize_batchnorm(build_model(Config.fromfile(config).model)).eval()
+    assert [k for k in trained.state_dict() if '_rpr_' in k]
+    checkpoint = tmp_path / 'v3.pth'
+    torch.save({'state_dict': trained.state_dict()}, checkpoint)
+    model = init_demo_model(str(config), str(checkpoint))
+    assert [k for k in model.state_dict() if '_rpr_' in k] == []
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(model.extract_feat(x), trained.extract_feat(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * float(b.abs().max()))
+
+
 def test_demo_reads_each_image_once_as_the_test_pipeline_would(demo_images, tmp_path,
                                                                monkeypatch):
     """The demo detects from its own read of the image, with the loader settings of the test

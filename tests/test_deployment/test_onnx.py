@@ -258,3 +258,44 @@ def test_idle_threads_spin_unless_told_not_to(exported):
     img = torch.rand(1, 3, 64, 64)
     for a, b in zip(quiet(img), default(img)):
         torch.testing.assert_close(a, b)
+
+
+def test_a_ghostnet_v3_detector_is_exported_in_its_deploy_form(tmp_path):
+    """pytorch2onnx's path: the training-form checkpoint loads whole, the branches are folded
+    before the export, and onnxruntime computes what the trained (unfolded) model computes."""
+    import onnx
+
+    from ghostdet.deployment import export_detector
+    config = str(REPO / 'configs/ghostnet/retinanet_ghostnet-v3-1.0x_fpn_1x_coco.py')
+    trained = build_model(load_config(config, THREE_CLASSES).model).eval()
+    randomize_batchnorm(trained)
+    assert [k for k in trained.state_dict() if '_rpr_' in k]
+    checkpoint = tmp_path / 'v3.pth'
+    torch.save({'state_dict': trained.state_dict(),
+                'meta': {'dataset_meta': {'classes': CLASSES}}}, checkpoint)
+    out = str(tmp_path / 'v3.onnx')
+    result = export_detector(config, str(checkpoint), out, shape=(128, 160),
+                             cfg_options=THREE_CLASSES)
+    assert result['check_diff'] < 1e-4
+    weights = [t.name for t in onnx.load(out).graph.initializer]
+    assert not [w for w in weights if '_rpr_' in w]
+    assert [w for w in weights if w.endswith('ghost1.primary_conv.0.bias')]
+    img, _ = synthetic_batch(trained, (160, 128), batch_size=2, seed=3)
+    with torch.no_grad():
+        expected = DenseNetwork(trained)(img)
+    assert relative_difference(expected, ONNXNetwork(out)(img)) < 1e-4
+
+
+def test_export_module_checks_the_file_against_the_module(tmp_path):
+    from ghostdet.deployment import export_module
+    from ghostdet.models import GhostNetV2
+    backbone = GhostNetV2(0.5, out_indices=(1, 4)).eval()
+    x = torch.rand(1, 3, 128, 96)
+    network = export_module(backbone, x, str(tmp_path / 'b.onnx'))
+    with torch.no_grad():
+        expected = backbone(x)
+    got = network(x)
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
+    assert relative_difference(expected, got) < 1e-4
+    with pytest.raises(ValueError, match='does not compute what the module computes'):
+        export_module(backbone, x, str(tmp_path / 'c.onnx'), rtol=-1.0)

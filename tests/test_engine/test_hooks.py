@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from ghostdet.engine import (CheckpointKeysHook, FiniteLossHook, FuseConvBNHook,
-                             ProgressBarHook)
+                             ProgressBarHook, ReparameterizeHook)
 from ghostdet.models.utils import CheckpointMismatchError
 
 
@@ -352,3 +352,31 @@ def test_a_resumed_run_with_no_iteration_left_says_so():
         'the checkpoint is at iteration 90, the last of train_cfg.max_iters=90: no training')
     assert said(iter=4, max_iters=8, epoch=1, max_epochs=2) == []  # more to train
     assert said(resume=False, iter=0, max_iters=0, epoch=0, max_epochs=0) == []
+
+
+def test_reparameterize_hook_folds_the_test_model_and_the_ema_copy():
+    """GhostNetV3 is tested in its deployed form; an EMA hook's copy is folded with it, so that
+    its parameter swaps around the test epoch still pair like with like."""
+    from mmengine.hooks import EMAHook
+    from mmengine.runner.priority import get_priority
+
+    from ghostdet.models import GhostNetV3
+    from tests.helpers import randomize_batch_norms
+
+    model = randomize_batch_norms(GhostNetV3(0.5, out_indices=(0, 4)), shape=(2, 3, 64, 64))
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+    runner = SimpleNamespace(model=model)
+    ema = EMAHook()
+    ema.before_run(runner)
+    runner.hooks = [ema]
+    ReparameterizeHook().before_test(runner)
+    assert not [k for k in model.state_dict() if '_rpr_' in k]
+    assert not [k for k in ema.ema_model.state_dict() if '_rpr_' in k]
+    ema.before_test_epoch(runner)  # swaps the averaged weights in
+    ema.after_test_epoch(runner)  # and back
+    with torch.no_grad():
+        for b, a in zip(before, model(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * float(b.abs().max()))
+    assert get_priority(ReparameterizeHook.priority) < get_priority(FuseConvBNHook.priority)

@@ -37,6 +37,19 @@ def test_detector_config_exact_and_derived():
         detector_config(CONFIGS, 'yolo', 'GhostNet 1.0x')
 
 
+@pytest.mark.parametrize('name,kind', [('GhostNetV2 1.0x', 'GhostNetV2'),
+                                       ('GhostNetV3 1.0x', 'GhostNetV3')])
+def test_detector_config_swaps_in_ghostnet_v2_v3_keeping_the_config_s_settings(name, kind):
+    v1, _ = detector_config(CONFIGS, 'faster-rcnn', 'GhostNet 1.0x')
+    cfg, source = detector_config(CONFIGS, 'faster-rcnn', name)
+    assert source.startswith('configs/ghostnet/faster-rcnn_ghostnet-1.0x_fpn_1x_coco.py + '
+                             f'type={kind}')
+    assert cfg.model.backbone.type == kind
+    settings = {k: v for k, v in v1.model.backbone.items() if k != 'type'}
+    assert {k: cfg.model.backbone[k] for k in settings} == settings  # taps, norms, freezing
+    assert cfg.model.neck.in_channels == v1.model.neck.in_channels
+
+
 def test_backbone_latency_and_chart(tmp_path):
     results = backbone_latency(['MobileNetV3-Small'], shape=(64, 64), runs=2, warmup=0,
                                threads=1)

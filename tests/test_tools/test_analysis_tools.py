@@ -237,6 +237,27 @@ def test_compare_backbones_fuse_conv_bn_adds_folded_classifier_rows(tmp_path):
     assert '"BatchNorm folded": each BatchNorm folded' in text
 
 
+def test_compare_backbones_onnx_times_each_backbone_in_both_runtimes(tmp_path):
+    results = _tool('compare_backbones').main([
+        '--out-dir', str(tmp_path), '--backbones', 'GhostNetV3 1.0x', 'MobileNetV3-Large',
+        '--det-backbones', '--no-det-macs', '--runs', '2', '--warmup', '0', '--threads', '1',
+        '--no-cuda', '--onnx', '--onnx-shape', '64', '96'
+    ])
+    assert [r.name for r in results['cpu_backbone_runtimes']] == [
+        'GhostNetV3 1.0x, PyTorch', 'GhostNetV3 1.0x, onnxruntime',
+        'MobileNetV3-Large, PyTorch', 'MobileNetV3-Large, onnxruntime']
+    assert all(r.runs == 2 and r.threads == 1 for r in results['cpu_backbone_runtimes'])
+    text = results['markdown']
+    assert '## (c) CPU latency, backbones alone at 64x96, batch 1, PyTorch and onnxruntime' \
+        in text
+    runtimes = text[text.index('backbones alone at 64x96'):]
+    rows = [line for line in runtimes.splitlines() if line.startswith('| GhostNetV3 1.0x |')]
+    cells = rows[0].strip('| ').split(' | ')
+    assert len(rows) == 1 and len(cells) == 6
+    assert all(c.endswith('x') for c in cells[3:])  # ratio to PyTorch, to MobileNetV3-Large
+    assert '| MobileNetV3-Large | ' in text and '| 1.00x | 1.00x |' in text
+
+
 def test_compare_backbones_no_cpu_needs_cuda(monkeypatch):
     compare = _tool('compare_backbones')
     monkeypatch.setattr(compare.torch.cuda, 'is_available', lambda: False)

@@ -1,11 +1,13 @@
-"""Compare GhostNet 0.5x/1.0x/1.1x/1.3x, MobileNetV3-Large/Small and MobileNetV2 1.0x.
+"""Compare GhostNet 0.5x/1.0x/1.1x/1.3x, GhostNetV2/V3 1.0x, MobileNetV3-Large/Small and
+MobileNetV2 1.0x.
 
-    python tools/analysis/compare_backbones.py [--out-dir docs] [--runs N] [--threads T]
+    python tools/analysis/compare_backbones.py [--out-dir docs] [--runs N] [--threads T] [--onnx]
 
 Prints and writes ``{out-dir}/benchmarks_table.md`` and ``{out-dir}/benchmarks_chart.png``:
 (a) params and MACs (paper convention) at 224x224 vs the papers' numbers, (b) detector MACs at
 1333x800 (RetinaNet / Faster R-CNN x FPN / GhostFPN), (c) CPU latency of the classifiers and
-of detectors (and CUDA fp32 / AMP rows when a GPU is present). The default run takes about
+of detectors (and CUDA fp32 / AMP rows when a GPU is present); with ``--onnx``, CPU latency of
+the backbones alone in PyTorch and onnxruntime side by side. The default run takes about
 5 minutes on 2 CPU cores.
 """
 import argparse
@@ -20,10 +22,10 @@ import torch
 import ghostdet  # noqa: F401  (version guard, registrations)
 from ghostdet.analysis import BACKBONES, format_latency_table, num_threads
 from ghostdet.study.compare import (ALGORITHMS, NECKS, DetectorLatency, backbone_latency,
-                                    backbone_rows, detector_latency, detector_rows,
-                                    format_backbone_table, format_detector_latency_table,
-                                    format_detector_table, machine_description,
-                                    plot_comparison)
+                                    backbone_rows, backbone_runtime_latency, detector_latency,
+                                    detector_rows, format_backbone_table,
+                                    format_detector_latency_table, format_detector_table,
+                                    format_runtime_table, machine_description, plot_comparison)
 from ghostdet.study.study import cuda_description
 from ghostdet.utils.cli import non_negative_int, positive_int
 
@@ -70,6 +72,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--fuse-conv-bn', action='store_true',
         help='also time the classifiers with each BatchNorm folded into the convolution before '
         'it, as deployment runs them (the fold checked to keep the outputs)')
+    parser.add_argument(
+        '--onnx', action='store_true',
+        help='also time each backbone alone (up to its last 1x1 conv) in PyTorch and, exported, '
+        'in onnxruntime, side by side on the CPU')
+    parser.add_argument(
+        '--onnx-shape', type=positive_int, nargs=2, default=[224, 224], metavar=('H', 'W'),
+        help='input of the --onnx rows (default 224 224)')
     parser.add_argument('--no-cuda', action='store_true', help='CPU rows only')
     parser.add_argument('--no-cpu', action='store_true',
                         help='CUDA rows only (needs a GPU); the chart then shows CUDA fp32')
@@ -165,6 +174,22 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, object]:
                 *_fold_note(args.fuse_conv_bn),
                 format_latency_table(cpu_bb, baseline='MobileNetV3-Large'), ''
             ]
+            if args.onnx:
+                h, w = args.onnx_shape
+                _log(f'(c) CPU latency of the backbones alone at {h}x{w}, PyTorch and '
+                     'onnxruntime')
+                runtimes = backbone_runtime_latency(args.backbones, args.onnx_shape,
+                                                    runs=args.runs, warmup=args.warmup,
+                                                    progress=_log)
+                results['cpu_backbone_runtimes'] = runtimes
+                sections += [
+                    f'## (c) CPU latency, backbones alone at {h}x{w}, batch 1, PyTorch and '
+                    'onnxruntime', '',
+                    'Up to the last 1x1 conv, no head; exported to ONNX (checked to compute '
+                    "PyTorch's outputs) and timed side by side with the PyTorch module, one run "
+                    'of each in turn; median ms per image.', '',
+                    format_runtime_table(runtimes), ''
+                ]
             if args.det_backbones:
                 h, w = args.det_shape
                 _log(f'(c) CPU latency of detectors at {h}x{w}')

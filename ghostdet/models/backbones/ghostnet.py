@@ -1,5 +1,5 @@
 """GhostNet backbone (Han et al., "GhostNet: More Features from Cheap Operations", CVPR 2020)."""
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Type
 
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
@@ -8,23 +8,9 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
-from ..layers import GhostBottleneck
+from ..layers import ConvBnAct, GhostBottleneck
 from ..utils import load_pretrained_init
 from .base import TappedBackbone
-
-
-class ConvBnAct(nn.Module):
-    """1x1 conv + norm + act, named ``conv``/``bn1`` like the official ``blocks.9.0``."""
-
-    def __init__(self, in_channels: int, out_channels: int, norm_cfg: ConfigType,
-                 act_cfg: ConfigType) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
-        self.act1 = build_activation_layer(act_cfg)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act1(self.bn1(self.conv(x)))
 
 
 @MODELS.register_module()
@@ -100,6 +86,10 @@ class GhostNet(TappedBackbone):
          [5, 960, 160, 0, 1],
          [5, 960, 160, 0.25, 1]],
     ]  # yapf: disable
+    # the block type, and the first block (counted over all bottlenecks) whose ghost1 has DFC
+    # attention (None: none has)
+    bottleneck: Type[GhostBottleneck] = GhostBottleneck
+    attention_from: Optional[int] = None
     stem_channels = 16
     head_conv_channels = 960
     classifier_channels = 1280
@@ -137,13 +127,14 @@ class GhostNet(TappedBackbone):
 
         stage_channels: List[int] = []
         blocks = []
+        index = 0  # of the bottleneck, over all stages
         for layer_cfg in self.arch_settings:
             layers = []
             for kernel, expansion, out, se_ratio, stride in layer_cfg:
                 out_channels = make_divisible(out * widen_factor, 4)
                 mid_channels = make_divisible(expansion * widen_factor, 4)
                 layers.append(
-                    GhostBottleneck(
+                    self.bottleneck(
                         channels,
                         mid_channels,
                         out_channels,
@@ -154,12 +145,17 @@ class GhostNet(TappedBackbone):
                         dw_size=dw_size,
                         norm_cfg=norm_cfg,
                         act_cfg=act_cfg,
-                        with_cp=with_cp))
+                        with_cp=with_cp,
+                        with_attention=self.attention_from is not None
+                        and index >= self.attention_from))
                 channels = out_channels
+                index += 1
             blocks.append(nn.Sequential(*layers))
             stage_channels.append(channels)
         head_channels = make_divisible(self.head_conv_channels * widen_factor, 4)
-        blocks.append(nn.Sequential(ConvBnAct(channels, head_channels, norm_cfg, act_cfg)))
+        blocks.append(
+            nn.Sequential(
+                ConvBnAct(channels, head_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)))
         stage_channels.append(head_channels)
         self.blocks = nn.Sequential(*blocks)
         self.out_channels: Tuple[int, ...] = tuple(

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ghostdet.models.layers import GhostBottleneck, GhostModule, SqueezeExcite
+from ghostdet.models.layers import (ConvBnAct, GhostBottleneck, GhostModule, GhostModuleV2,
+                                   SqueezeExcite)
 
 
 @pytest.mark.parametrize('out_channels', [1, 5, 16, 37, 111])
@@ -89,3 +90,36 @@ def test_ghost_bottleneck_checkpointing_same_output():
     assert x.grad is not None
     with torch.no_grad():
         assert torch.allclose(out, block(x))
+
+
+def test_dfc_attention_gates_each_output_element_from_the_pooled_input():
+    m = GhostModuleV2(6, 10).eval()
+    assert [type(c).__name__ for c in m.short_conv] == [
+        'Conv2d', 'BatchNorm2d', 'Conv2d', 'BatchNorm2d', 'Conv2d', 'BatchNorm2d']
+    assert m.short_conv[2].kernel_size == (1, 5) and m.short_conv[4].kernel_size == (5, 1)
+    assert m.short_conv[2].groups == m.short_conv[4].groups == 10
+    x = torch.rand(2, 6, 9, 7)  # odd sides: pooled to 4x3, upsampled back to 9x7
+    with torch.no_grad():
+        gate = m.short_conv(x, (9, 7))
+        out = m(x)
+        torch.testing.assert_close(out, GhostModule.forward(m, x) * gate)
+    assert gate.shape == out.shape == (2, 10, 9, 7)
+    assert 0 < gate.min() and gate.max() < 1
+    x = torch.rand(2, 6, 8, 6)  # even sides: each pooled value gates a 2x2 block
+    with torch.no_grad():
+        pooled = torch.sigmoid(nn.Sequential(*m.short_conv)(nn.functional.avg_pool2d(x, 2)))
+        gate = m.short_conv(x, (8, 6))
+    assert torch.equal(gate, pooled.repeat_interleave(2, 2).repeat_interleave(2, 3))
+
+
+def test_bottleneck_with_attention_puts_it_in_ghost1_only():
+    block = GhostBottleneck(16, 48, 24, stride=2, with_attention=True)
+    assert type(block.ghost1) is GhostModuleV2 and type(block.ghost2) is GhostModule
+    assert type(GhostBottleneck(16, 48, 24).ghost1) is GhostModule
+
+
+def test_conv_bn_act_names_and_optional_activation():
+    m = ConvBnAct(4, 8, 3, stride=2, groups=4, act_cfg=None)
+    assert list(m.state_dict())[:2] == ['conv.weight', 'bn1.weight'] and m.act1 is None
+    assert m.conv.padding == (1, 1) and m.conv.groups == 4 and m.conv.bias is None
+    assert isinstance(ConvBnAct(4, 8).act1, nn.ReLU)
