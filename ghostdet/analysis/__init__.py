@@ -11,9 +11,9 @@ from .complexity import (ComponentComplexity, PaperMacCounter, count_mmengine_fl
 from .confusion import (ImageMatch, confusion_matrix, format_confusion_table, match_detections,
                         match_image, paired_with_test_set, plot_confusion_matrix,
                         save_confusion, test_set_confusion)
-from .latency import (LatencyResult, amp_context, benchmark_module, benchmark_modules, benchmark_train_step,
-                      format_latency_table, measure_interleaved, measure_latency, module_runner,
-                      num_threads)
+from .latency import (LatencyResult, amp_context, benchmark_module, benchmark_modules,
+                      benchmark_train_step, format_latency_table, measure_interleaved,
+                      measure_latency, module_runner, num_threads)
 from .worst import draw_errors, format_worst_table, image_errors, worst_images
 
 __all__ = [

@@ -12,5 +12,5 @@ from .structure import (ChannelsMismatchError, HeadChannelsMismatchError,  # noq
 from .synthetic_inputs import (padded_shape, synthetic_batch, synthetic_rois,  # noqa: F401
                                synthetic_train_batch)
 from .inference_options import (AccelerationCheckError, AccelerationReport,  # noqa: F401
-                         InferenceOptions, NetworkGraphs, accelerate, accelerated_copy,
-                         check_against)
+                                InferenceOptions, NetworkGraphs, accelerate, accelerated_copy,
+                                check_against)
