@@ -50,7 +50,7 @@ def assert_exports_like_eager(model, example, dynamic_shapes, others):
             torch.testing.assert_close(g, e, rtol=0, atol=1e-5)
 
 
-def randomize_batch_norms(model, batches=4, shape=(2, 3, 64, 64), seed=0):
+def calibrate_batch_norms(model, batches=4, shape=(2, 3, 64, 64), seed=0):
     """Random BatchNorm affine parameters and running statistics calibrated on ``batches``
     random inputs of ``shape`` (cumulative averages), as the backbone fixtures were made: a
     fold of the norms is then tested on statistics that are not the identity. Returns the

@@ -361,9 +361,9 @@ def test_reparameterize_hook_folds_the_test_model_and_the_ema_copy():
     from mmengine.runner.priority import get_priority
 
     from ghostdet.models import GhostNetV3
-    from tests.helpers import randomize_batch_norms
+    from tests.helpers import calibrate_batch_norms
 
-    model = randomize_batch_norms(GhostNetV3(0.5, out_indices=(0, 4)), shape=(2, 3, 64, 64))
+    model = calibrate_batch_norms(GhostNetV3(0.5, out_indices=(0, 4)), shape=(2, 3, 64, 64))
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         before = model(x)

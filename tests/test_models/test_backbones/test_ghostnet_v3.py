@@ -9,7 +9,7 @@ from ghostdet.models.utils import CheckpointMismatchError
 from ghostdet.utils.registry import build_model
 
 from tests.helpers import (FIXTURES, assert_exports_like_eager, free_batch_and_image_size,
-                           randomize_batch_norms, require_shared)
+                           calibrate_batch_norms, require_shared)
 
 ALL = (0, 1, 2, 3, 4)
 CLASSIFIER_KEYS = {'conv_head.weight', 'conv_head.bias', 'classifier.weight', 'classifier.bias'}
@@ -156,7 +156,7 @@ def test_fold_of_random_weights_keeps_the_outputs(widen_factor):
     are: eval-mode outputs of the training form equal the folded form's."""
     model = GhostNetV3(widen_factor, out_indices=ALL)
     model.init_weights()
-    randomize_batch_norms(model, shape=(2, 3, 96, 96))
+    calibrate_batch_norms(model, shape=(2, 3, 96, 96))
     x = torch.randn(2, 3, 96, 128)
     with torch.no_grad():
         before = model(x)

@@ -4,12 +4,12 @@ import torch.nn as nn
 
 from ghostdet.models.layers import GhostBottleneckV3, GhostModule, GhostModuleV3
 
-from tests.helpers import randomize_batch_norms
+from tests.helpers import calibrate_batch_norms
 
 
 def fold_keeps_outputs(module, x, atol=1e-5):
     """Fold ``module`` (random norms, eval) and compare its outputs before and after."""
-    randomize_batch_norms(module, shape=x.shape)
+    calibrate_batch_norms(module, shape=x.shape)
     with torch.no_grad():
         before = module(x)
         module.reparameterize()
@@ -48,7 +48,7 @@ def test_module_training_form_names_and_deploy_form_is_a_biased_ghost_module():
 
 
 def test_module_fold_is_idempotent_and_keeps_the_dtype():
-    m = randomize_batch_norms(GhostModuleV3(4, 8), shape=(2, 4, 6, 6)).double()
+    m = calibrate_batch_norms(GhostModuleV3(4, 8), shape=(2, 4, 6, 6)).double()
     m.reparameterize()
     weight = m.primary_conv[0].weight.clone()
     m.reparameterize()
@@ -78,7 +78,7 @@ def test_bottleneck_fold_keeps_the_outputs(stride, se_ratio, attention):
     assert (block.ghost1.short_conv is not None) == attention
     assert block.ghost2.short_conv is None
     x = torch.randn(2, 16, 13, 10)
-    randomize_batch_norms(block, shape=x.shape)
+    calibrate_batch_norms(block, shape=x.shape)
     with torch.no_grad():
         before = block(x)
         for m in [block.ghost1, block.ghost2, block]:

@@ -5,14 +5,14 @@ import torch.nn as nn
 from ghostdet.models.layers import ConvBnAct
 from ghostdet.models.layers.reparam import fold_branches, fold_norm, load_folded
 
-from tests.helpers import randomize_batch_norms
+from tests.helpers import calibrate_batch_norms
 
 
 def test_fold_norm_equals_conv_then_eval_norm():
     conv = nn.Conv2d(4, 6, 3, padding=1, bias=False)
     for affine in (True, False):
         norm = nn.BatchNorm2d(6, affine=affine)
-        seq = randomize_batch_norms(nn.Sequential(conv, norm), shape=(2, 4, 8, 8)) if affine \
+        seq = calibrate_batch_norms(nn.Sequential(conv, norm), shape=(2, 4, 8, 8)) if affine \
             else nn.Sequential(conv, norm).eval()
         kernel, bias = fold_norm(conv.weight, norm)
         assert kernel.dtype == bias.dtype == torch.float64
@@ -43,7 +43,7 @@ def test_branches_of_two_sizes_and_an_identity_fold_into_one_conv(groups):
 
     model = Sum()
     model.branches, model.identity = branches, identity
-    randomize_batch_norms(model, shape=(2, 6, 9, 7))
+    calibrate_batch_norms(model, shape=(2, 6, 9, 7))
     kernel, bias = fold_branches(branches, identity=identity)
     assert kernel.shape == (6, 6 // groups, 3, 3)
     conv = load_folded(nn.Conv2d(6, 6, 3, padding=1, groups=groups), kernel, bias,
