@@ -1,0 +1,3 @@
+from .light_sepbn_head import LightSepBNHead
+
+__all__ = ['LightSepBNHead']
