@@ -28,6 +28,84 @@ def test_configs_exist():
             assert f'{detector}_{part}_1x_coco.py' in names
 
 
+LIGHT_PARTS = ('ghostnet-1.0x_ghost-pan', 'ghostnet-0.5x_ghost-pan',
+               'mobilenetv3-large_ghost-pan', 'mobilenetv2_ghost-pan')
+LIGHT_COCO = [REPO / 'configs' / 'rtmdet' / f'rtmdet_{part}_300e_coco.py' for part in LIGHT_PARTS]
+LIGHT_BCCD = REPO / 'configs' / 'bccd' / 'rtmdet'
+
+
+def test_light_detector_configs_exist():
+    names = {p.name for p in CONFIGS}
+    for part in LIGHT_PARTS:
+        assert f'rtmdet_{part}_300e_coco.py' in names
+        assert f'rtmdet_{part}_50e_bccd.py' in names
+    assert 'rtmdet_tiny_50e_bccd.py' in names  # mmdet's RTMDet-tiny, the BCCD peer
+
+
+def unscoped(node):
+    """A config's dicts without the ``_scope_`` keys mmengine adds to an ``mmdet::`` base's."""
+    if isinstance(node, dict):
+        return {k: unscoped(v) for k, v in node.items() if k != '_scope_'}
+    if isinstance(node, (list, tuple)):
+        return type(node)(unscoped(v) for v in node)
+    return node
+
+
+def without_model_parts(cfg: Config, parts=('backbone', 'neck', 'bbox_head')) -> dict:
+    cfg = unscoped(cfg.to_dict())
+    for part in parts:
+        cfg['model'].pop(part)
+    cfg.pop('custom_imports', None)
+    return cfg
+
+
+@pytest.mark.parametrize('config', LIGHT_COCO, ids=[p.name for p in LIGHT_COCO])
+def test_light_coco_configs_keep_mmdet_rtmdet_tiny_recipe(config: Path):
+    """mmdet's RTMDet-tiny recipe (data, schedule, optimizer, EMA, pipeline switch, assigner,
+    losses, priors) with only backbone, neck and head changed, and ghostdet's hooks added."""
+    from ghostdet.utils.config import config_file
+
+    ref = Config.fromfile(config_file('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'))
+    cfg = Config.fromfile(config)
+    ours, theirs = without_model_parts(cfg), without_model_parts(ref)
+    hooks = ours.pop('custom_hooks')
+    assert hooks[:2] == theirs.pop('custom_hooks')  # EMAHook, PipelineSwitchHook
+    assert [h['type'] for h in hooks[2:]] == ['FiniteLossHook', 'CheckpointKeysHook',
+                                              'NumClassesCheckHook']
+    assert ours.pop('sync_bn') == 'torch'
+    assert ours == theirs
+    head, ref_head = cfg.model.bbox_head, ref.model.bbox_head
+    assert head.type == 'LightSepBNHead'
+    for key in ('num_classes', 'loss_cls', 'loss_bbox', 'anchor_generator', 'bbox_coder',
+                'stacked_convs', 'feat_channels', 'share_conv', 'with_objectness'):
+        assert head[key] == ref_head[key], key
+    assert cfg.model.neck.type == 'GhostPAN' and cfg.model.neck.out_channels == 96
+
+
+def test_light_bccd_configs_share_one_budget():
+    """The BCCD light detectors and their mmdet RTMDet-tiny peer differ in backbone, neck and
+    head only (their losses, priors and widths too are the same), and share the BCCD data,
+    schedule, runtime and seed of every BCCD config."""
+    configs = sorted(LIGHT_BCCD.glob('*.py'))
+    assert len(configs) == 5
+    cfgs = {p.name: Config.fromfile(p) for p in configs}
+    first = without_model_parts(cfgs['rtmdet_tiny_50e_bccd.py'])
+    reference = Config.fromfile(REPO / 'configs' / 'bccd' /
+                                'retinanet_ghostnet-1.0x_fpn_50e_bccd.py')
+    for name, cfg in cfgs.items():
+        assert without_model_parts(cfg) == first, name
+        head = cfg.model.bbox_head
+        assert head.num_classes == 3 and head.in_channels == cfg.model.neck.out_channels == 96
+        for key in ('loss_cls', 'loss_bbox', 'anchor_generator', 'stacked_convs'):
+            assert head[key] == cfgs['rtmdet_tiny_50e_bccd.py'].model.bbox_head[key], name
+        backbone = cfg.model.backbone
+        assert backbone.norm_cfg == dict(type='BN', requires_grad=True), name
+        assert backbone.get('norm_eval', False) is False and 'init_cfg' not in backbone, name
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+                'optim_wrapper', 'param_scheduler', 'custom_hooks', 'randomness'):
+        assert first[key] == reference.to_dict()[key], key
+
+
 def head_num_classes(model):
     head = model.roi_head.bbox_head if hasattr(model, 'roi_head') else model.bbox_head
     return head.num_classes
