@@ -220,3 +220,17 @@ def test_a_static_export_takes_its_own_shape_only(model, tmp_path):
     with pytest.raises(ValueError, match='exported for inputs of 1x3x128x160 only .*not '
                        '2x3x128x160: export it without --static'):
         network(synthetic_batch(model, (128, 160), batch_size=2)[0])
+
+
+def test_idle_threads_spin_unless_told_not_to(exported):
+    """Side-by-side timing turns spinning off (sessions take turns on the same cores);
+    otherwise onnxruntime keeps its default."""
+    key = 'session.intra_op.allow_spinning'
+    quiet = ONNXNetwork(exported['path'], num_threads=2, spinning=False)
+    assert quiet.session.get_session_options().get_session_config_entry(key) == '0'
+    default = ONNXNetwork(exported['path'], num_threads=2)
+    with pytest.raises(Exception, match=key):  # not set: onnxruntime's default (spinning)
+        default.session.get_session_options().get_session_config_entry(key)
+    img = torch.rand(1, 3, 64, 64)
+    for a, b in zip(quiet(img), default(img)):
+        torch.testing.assert_close(a, b)

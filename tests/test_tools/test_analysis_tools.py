@@ -444,3 +444,34 @@ def test_worst_images_prints_the_table_and_says_when_nothing_is_wrong(tmp_path, 
         _tool('worst_images').main([config, str(tmp_path / 'model.pth')] + options)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith('error: ')
+
+
+def test_light_benchmark_prints_one_table_with_the_cpu_and_command(tmp_path, capsys):
+    light = str(REPO / 'configs/rtmdet/rtmdet_ghostnet-0.5x_ghost-pan_300e_coco.py')
+    out_file = tmp_path / 'table.md'
+    text = _tool('light_benchmark').main([
+        '--detector', f'base={light}', f'light={light}', '--baseline', 'base', '--runtimes',
+        'PyTorch', '--threads', '1', '--runs', '1', '--warmup', '0', '--shape', '64', '64',
+        '--mac-shapes', '64', '64', '--out', str(out_file)])
+    assert capsys.readouterr().out == text + '\n' and out_file.read_text() == text + '\n'
+    lines = text.splitlines()
+    assert lines[0].startswith('CPU: ') and ' cores, ' in lines[0]
+    assert 'Command: `python tools/analysis/light_benchmark.py --detector' in lines[0]
+    assert '3 classes, batch 1, timed at 64x64' in text and 'ratio to base' in text
+    assert lines[-4] == '| detector | params (M) | GMACs 64x64 | PyTorch, 1 thread (ms) |'
+    assert lines[-2].startswith('| base | ') and lines[-1].startswith('| light | ')
+    assert lines[-2].split(' | ')[2] == lines[-1].split(' | ')[2]  # one config, same MACs
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--mac-shapes', '64'], '--mac-shapes takes H W pairs'),
+    (['--detector', 'nope.py'], 'expected NAME=CONFIG'),
+    (['--detector', 'a=nope.py'], 'error: config file not found: nope.py'),
+    (['--detector', f'a={REPO}/configs/rtmdet/rtmdet_ghostnet-0.5x_ghost-pan_300e_coco.py',
+      '--baseline', 'b'], "error: --baseline 'b' is not a row: ['a']"),
+])
+def test_light_benchmark_bad_arguments_are_refused_before_any_work(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _tool('light_benchmark').main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
