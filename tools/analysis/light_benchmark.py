@@ -9,25 +9,34 @@ and the median ms/image of the network (backbone, neck and dense head forward; n
 NMS; random weights, batch 1) at ``--shape`` in PyTorch and in onnxruntime, float and int8, with
 each ``--threads`` count; in brackets, each number's ratio to mmdet's RTMDet-tiny (the
 ``--baseline`` row). Within each runtime and thread count every model is timed in turn, round
-after round, so the ratios hold on a loaded machine. The CPU (model and instruction sets) is printed above the
-table. Without ``--detector``: ghostdet's RTMDet light detectors (GhostNet 1.0x and 0.5x,
-MobileNetV3-Large, MobileNetV2, all with GhostPAN and the light Ghost head), mmdet's
+after round, so the ratios hold on a loaded machine. The CPU (model and instruction sets) is
+printed above the table. Without ``--detector``: ghostdet's RTMDet light detectors (GhostNet
+1.0x and 0.5x, MobileNetV3-Large, MobileNetV2, all with GhostPAN and the light Ghost head), mmdet's
 RTMDet-tiny, YOLOX-tiny and SSDLite-MobileNetV2, and ghostdet's RetinaNet GhostNet-1.0x
 GhostFPN (the BCCD config). The int8 files are calibrated on synthetic images: right for
 speed, not for accuracy (see ``tools/deployment/quantize_onnx.py``).
+
+Idle threads do not spin in either runtime (onnxruntime's ``allow_spinning`` off; the tool sets
+``OMP_WAIT_POLICY=PASSIVE`` for PyTorch's OpenMP unless it is set): on a machine whose cores
+are shared with other work, threads spinning at OpenMP's barriers hold the cores the other
+thread of the same run waits for, and 2 threads then run several times slower than 1.
 """
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
 
-import ghostdet  # noqa: F401  (version guard, registrations)
-from ghostdet.analysis.side_by_side import (LIGHT_BASELINE, LIGHT_DETECTORS, RUNTIMES,
-                                            cost_and_speed, cpu_description,
+if __name__ == '__main__':  # before torch starts OpenMP; see the module docstring
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import ghostdet  # noqa: E402,F401  (version guard, registrations)
+from ghostdet.study.side_by_side import (LIGHT_BASELINE, LIGHT_DETECTORS,  # noqa: E402
+                                            RUNTIMES, cost_and_speed, cpu_description,
                                             format_cost_speed_table)
-from ghostdet.utils.cli import input_errors, non_negative_int, positive_int
-from ghostdet.utils.config import config_file
+from ghostdet.utils.cli import input_errors, non_negative_int, positive_int  # noqa: E402
+from ghostdet.utils.config import config_file  # noqa: E402
 
 
 def detector(text: str) -> tuple:
@@ -90,7 +99,9 @@ def main(argv: Optional[List[str]] = None) -> str:
         f'Network forward (no decoding or NMS), random weights, {args.num_classes} classes, '
         f'batch 1, timed at {args.shape[0]}x{args.shape[1]}, {args.warmup} warm-up + '
         f'{args.runs} timed rounds, median ms/image'
-        + (f'; in brackets the ratio to {baseline}' if baseline else '') + '.', '',
+        + (f'; in brackets the ratio to {baseline}' if baseline else '') + '. Idle threads '
+        f'do not spin (OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY", "unset")}, '
+        'onnxruntime allow_spinning=0).', '',
         format_cost_speed_table(rows, baseline)])
     print(text)
     if args.out:

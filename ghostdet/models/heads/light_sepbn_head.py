@@ -1,6 +1,4 @@
 """RTMDet's shared, separate-BN head with light stacked convolutions."""
-from typing import Optional
-
 import torch.nn as nn
 from mmcv.cnn import DepthwiseSeparableConvModule
 from mmdet.models.dense_heads import RTMDetSepBNHead
@@ -60,8 +58,9 @@ class LightSepBNHead(RTMDetSepBNHead):
 
     Example:
         >>> import torch
-        >>> self = LightSepBNHead(3, 96, feat_channels=96, stacked_convs=2).eval()
-        >>> feats = [torch.rand(1, 96, s, s) for s in (40, 20, 10, 5, 3)]
+        >>> self = LightSepBNHead(3, 96, feat_channels=96, anchor_generator=dict(
+        ...     type='MlvlPointGenerator', offset=0, strides=[8, 16, 32])).eval()
+        >>> feats = [torch.rand(1, 96, s, s) for s in (40, 20, 10)]
         >>> cls_scores, bbox_preds = self(feats)
         >>> [tuple(c.shape) for c in cls_scores[:2]], tuple(bbox_preds[0].shape)
         ([(1, 3, 40, 40), (1, 3, 20, 20)], (1, 4, 40, 40))
@@ -115,11 +114,9 @@ class LightSepBNHead(RTMDetSepBNHead):
         convolutions (not norms) are level 0's when ``share_conv``."""
         super()._init_layers()
         for stacks in (self.cls_convs, self.reg_convs):
-            first: Optional[nn.ModuleList] = None
-            for stack in stacks:
+            for level, stack in enumerate(stacks):
                 for i in range(self.stacked_convs):
                     stack[i] = self._light_conv(self.in_channels if i == 0 else
                                                 self.feat_channels)
-                    if self.share_conv and first is not None:
-                        share_convs(stack[i], first[i])
-                first = first if first is not None else stack
+                    if self.share_conv and level > 0:
+                        share_convs(stack[i], stacks[0][i])

@@ -7,9 +7,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .complexity import count_paper_macs, count_params
-from .detectors import DetectorNetwork, build_detector, load_config, synthetic_batch
-from .latency import LatencyResult, measure_interleaved, module_runner, num_threads
+from ..analysis.complexity import count_paper_macs, count_params
+from ..analysis.latency import LatencyResult, measure_interleaved, module_runner, num_threads
+from ..apis.builder import build_detector, load_config
+from ..models import DetectorNetwork, synthetic_batch
 
 RUNTIMES = ('PyTorch', 'onnxruntime fp32', 'onnxruntime int8')
 # The light detectors and the detectors they are measured against: (name, config)

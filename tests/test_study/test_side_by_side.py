@@ -1,6 +1,6 @@
 import pytest
 
-from ghostdet.analysis.side_by_side import (LIGHT_BASELINE, LIGHT_DETECTORS, RUNTIMES,
+from ghostdet.study.side_by_side import (LIGHT_BASELINE, LIGHT_DETECTORS, RUNTIMES,
                                             DetectorCostSpeed, cost_and_speed,
                                             cpu_description, format_cost_speed_table)
 from ghostdet.analysis.latency import LatencyResult
