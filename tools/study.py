@@ -82,7 +82,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--report', default='docs/results_bccd.md', help='markdown report')
     parser.add_argument('--picture', default='docs/images/results_bccd.jpg',
                         help='side-by-side picture of one test image; the format follows the '
-                        'extension (default JPEG: the BCCD photos make a PNG four times larger)')
+                        'extension (default JPEG: the BCCD photos make a PNG four times larger). '
+                        'What it draws is written beside it, with a .json extension')
     parser.add_argument('--curves', default='docs/images/results_bccd_curves.png',
                         help='learning curves (training loss and val mAP per epoch)')
     parser.add_argument('--image', default=None, help='file name of that test image '

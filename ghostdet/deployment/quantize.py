@@ -1,11 +1,15 @@
 """int8 quantization of a file written by :func:`~ghostdet.deployment.onnx.export_onnx`.
 
 onnxruntime's static quantization: the convolution weights become int8 (one scale per output
-channel by default), and the activations between them uint8, with ranges calibrated by running
-the float graph on real images (min/max of each tensor over the calibration images). The file
-keeps its ghostdet metadata, plus a ``quantized`` record, so ``tools/test.py CONFIG
-model_int8.onnx`` measures what quantizing costs in mAP, and ``tools/analysis/benchmark.py``
-times it.
+channel by default) within [-64, 64], and the activations between them uint8, with ranges
+calibrated by running the float graph on real images (min/max of each tensor over the
+calibration images). The weights' reduced range keeps every pair of uint8 x int8 products
+within the int16 sums that x86 CPUs without VNNI (AVX2, e.g. AMD EPYC before Zen 4) add them
+in, so the file computes the same outputs on every x86 CPU. With full-range weights those sums
+saturate there, and the outputs differ from the float file's several times more than on CPUs
+with VNNI. The file keeps its ghostdet metadata, plus a ``quantized`` record, so
+``tools/test.py CONFIG model_int8.onnx`` measures what quantizing costs in mAP, and
+``tools/analysis/benchmark.py`` times it.
 
 The calibration images come from a split of the config's dataset (or a folder of unlabelled
 images) through its *test* pipeline and data preprocessor, i.e. as the deployed model will see
@@ -158,9 +162,11 @@ def quantize_onnx(src: str,
     """Write an int8 copy of the ghostdet ONNX file ``src`` to ``out``, calibrated on
     ``inputs``.
 
-    Weights int8 (per output channel unless ``per_channel`` is False), activations uint8
-    (onnxruntime's fast path on x86 CPUs), quantize/dequantize pairs around each quantized
-    operator (QDQ): every operator onnxruntime can quantize, or only those of ``op_types``.
+    Weights int8 within [-64, 64] (onnxruntime's ``reduce_range``: no saturation on CPUs
+    without VNNI, see the module's docstring), per output channel unless ``per_channel`` is
+    False; activations uint8 (uint8 x int8 is onnxruntime's fast path on x86 CPUs);
+    quantize/dequantize pairs around each quantized operator (QDQ): every operator
+    onnxruntime can quantize, or only those of ``op_types``.
     BatchNorms are folded and the graph simplified first (onnxruntime's pre-processing). The
     activation ranges are the min/max over the calibration images (onnxruntime keeps two
     numbers per tensor and image, not the tensors). Not with its
@@ -229,6 +235,7 @@ def quantize_onnx(src: str,
             quantize_static(
                 prepared, part, reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                reduce_range=True,  # the same results with and without VNNI: module docstring
                 calibrate_method=CalibrationMethod.MinMax,
                 op_types_to_quantize=list(op_types) if op_types else None)
         graph = onnx.load(part)
@@ -238,7 +245,8 @@ def quantize_onnx(src: str,
             raise ValueError(f'onnxruntime quantized nothing{asked}: the file would be the '
                              'float one')
         meta = dict(source.meta, quantized=dict(
-            weights='int8', activations='uint8', per_channel=per_channel, method='minmax',
+            weights='int8', weight_range=[-64, 64], activations='uint8',
+            per_channel=per_channel, method='minmax',
             op_types=sorted(op_types) if op_types else 'all', images=reader.count,
             calibration=calibration))
         props = {p.key: p.value for p in graph.metadata_props}

@@ -3,6 +3,7 @@ a picture of one test image with each model's detections side by side, each mode
 class (:mod:`ghostdet.analysis.confusion`), the runs' learning curves, and the summary lines of
 every training log. Everything here reads what the runs wrote; nothing is typed in."""
 import datetime
+import json
 import os.path as osp
 import re
 import shlex
@@ -12,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..analysis.figures import log_y, save_figure
+from ..utils.atomic_io import atomic_write
 from .study import Study, StudyRun, annotated_test_images, class_names, picture_detections
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]')
@@ -147,7 +149,12 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
                  score_thr: float = PICTURE_SCORE, columns: int = 4, panel_width: int = 400) -> str:
     """One test image: ground truth, then each trained run's detections (score >=
     ``score_thr``) with its test mAP, in a grid written to ``out``. ``image`` defaults to the
-    first test image (lowest id). Returns the image's path."""
+    first test image (lowest id). Returns the image's path.
+
+    What the panels draw (their titles, boxes, labels and scores) is written beside the
+    picture, to ``out`` with a ``.json`` extension: the picture's pixels depend on the
+    machine's image codecs and drawing libraries, that record does not, so a rebuilt picture
+    can be checked against a published one."""
     import cv2
     import mmcv
     import torch
@@ -171,29 +178,44 @@ def side_by_side(study: Study, out: Path, image: Optional[str] = None,
     visualizer = DetLocalVisualizer(name=f'ghostdet_study_{id(study)}')  # no backends: no files
     visualizer.dataset_meta = dict(classes=class_names(cfg))
 
-    def panel(sample: DetDataSample, title: str, **kwargs: Any) -> np.ndarray:
+    drawn = []
+
+    def panel(sample: DetDataSample, instances: InstanceData, title: str,
+              **kwargs: Any) -> np.ndarray:
         visualizer.add_datasample(title, picture, sample, show=False, **kwargs)
+        for_json = {key: instances.get(key) for key in ('labels', 'scores', 'bboxes')
+                    if key in instances}  # in this order (InstanceData's is a set's)
+        drawn.append(dict(title=title, **{
+            key: value.double().numpy().round(4).tolist() if value.is_floating_point() else
+            value.tolist() for key, value in for_json.items()}))
         return titled(visualizer.get_image(), title, panel_width)
 
-    truth = DetDataSample()
-    truth.gt_instances = InstanceData(
+    truth = InstanceData(
         bboxes=torch.tensor([b for b, _ in gt], dtype=torch.float32).reshape(-1, 4),
         labels=torch.tensor([lab for _, lab in gt], dtype=torch.long))
-    panels = [panel(truth, f'ground truth ({len(gt)} boxes)', draw_pred=False)]
+    panels = [panel(DetDataSample(gt_instances=truth), truth,
+                    f'ground truth ({len(gt)} boxes)', draw_pred=False)]
     for run in trained:
         dets = picture_detections(study, run, path)
-        sample = DetDataSample()
-        sample.pred_instances = InstanceData(
+        found = InstanceData(
             bboxes=torch.tensor(dets['bboxes'], dtype=torch.float32).reshape(-1, 4),
             scores=torch.tensor(dets['scores'], dtype=torch.float32),
             labels=torch.tensor(dets['labels'], dtype=torch.long))
+        found = found[found.scores >= score_thr]  # as the errors table counts them
         mAP = (run.metrics or {}).get('coco/bbox_mAP')
         title = short_name(run.name) + (f'  mAP {mAP:.3f}' if mAP is not None else '')
-        panels.append(panel(sample, title, draw_gt=False, pred_score_thr=score_thr))
+        # mmdet's pred_score_thr would keep the scores above it only: all are drawn
+        panels.append(panel(DetDataSample(pred_instances=found), found, title, draw_gt=False,
+                            pred_score_thr=-1.0))
     out.parent.mkdir(parents=True, exist_ok=True)
     grid = tile(panels, min(columns, len(panels)))
     if not cv2.imwrite(str(out), np.ascontiguousarray(grid[..., ::-1])):  # RGB -> BGR
         raise OSError(f'could not write {out}')
+    record = json.dumps(dict(image=osp.basename(path), classes=class_names(cfg),
+                             score_thr=score_thr, panels=drawn), indent=1)
+    # one line per box: the innermost lists (a box, a panel's labels or scores) are not split
+    record = re.sub(r'\[[^\[\]{}]*\]', lambda m: ' '.join(m.group(0).split()), record)
+    atomic_write(record.encode('utf-8'), out.with_suffix('.json'))
     return path
 
 

@@ -136,6 +136,19 @@ def test_picture_and_log_summaries(study):
     truth, model = picture[28:, :400].astype(int), picture[28:, 400:800].astype(int)
     # the ground-truth boxes are drawn; the 1-epoch model has none above score 0.3
     assert (abs(truth - model).sum(axis=2) > 60).mean() > 0.01
+    # what the panels draw, written beside the picture: the first test image's boxes, then
+    # each run's detections from score 0.3
+    record = json.loads((study['out'] / 'images/side.json').read_text())
+    test = json.loads((study['root'] / 'data/annotations/test.json').read_text())
+    first = min(test['images'], key=lambda image: image['id'])
+    boxes = [[x, y, x + w, y + h] for a in test['annotations'] if a['image_id'] == first['id']
+             for x, y, w, h in [a['bbox']]]
+    assert record['image'] == Path(first['file_name']).name and record['score_thr'] == 0.3
+    truth_panel, *model_panels = record['panels']
+    assert truth_panel['title'] == f'ground truth ({len(boxes)} boxes)'
+    assert boxes and sum(truth_panel['bboxes'], []) == pytest.approx(sum(boxes, []), abs=1e-4)
+    assert [p['title'].split('  mAP ')[0] for p in model_panels] == ['det-ghost', 'det-mnv3']
+    assert all(score >= 0.3 for p in model_panels for score in p['scores'])
     for run in study['runs']:
         summary = (study['out'] / 'logs' / f'{run.name}.log').read_text()
         assert 'Epoch(train) [1][2/2]' in summary.replace('  ', ' ')
@@ -173,6 +186,7 @@ def test_report_from_runs_copied_without_checkpoints(study, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     same = cv2.imread(str(study['out'] / 'images/side.png'))
     assert (cv2.imread(str(tmp_path / 'side.png')) == same).all()
+    assert (tmp_path / 'side.json').read_text() == (study['out'] / 'images/side.json').read_text()
     assert (tmp_path / 'curves.png').is_file()  # from the copied train.log
     table = [line for line in (tmp_path / 'results.md').read_text().splitlines()
              if line.startswith('| det-')]

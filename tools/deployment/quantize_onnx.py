@@ -5,12 +5,13 @@ calibrated on images of the config's dataset.
         [--images 64] [--split train|val|test | --image-dir PATH] [--per-tensor] \
         [--op-types Conv ...]
 
-Weights become int8 (one scale per output channel unless ``--per-tensor``), activations
-uint8, with ranges from the float graph's min/max over ``--images`` images of ``--split``
-(default train, so the test split stays held out), or of ``--image-dir`` (unlabelled images,
-e.g. frames from the camera it will run on), through the config's test pipeline. Every
-operator onnxruntime can quantize is, unless ``--op-types`` names some. Then measure
-what it costs in mAP and what it gains in speed:
+Weights become int8 within [-64, 64], so that CPUs with and without VNNI compute the same
+(one scale per output channel unless ``--per-tensor``), activations uint8, with ranges from
+the float graph's min/max over ``--images`` images of ``--split`` (default train, so the test
+split stays held out), or of ``--image-dir`` (unlabelled images, e.g. frames from the camera
+it will run on), through the config's test pipeline. Every operator onnxruntime can quantize
+is, unless ``--op-types`` names some. Then measure what it costs in mAP and what it gains in
+speed:
 
     python tools/test.py CONFIG model_int8.onnx
     python tools/analysis/benchmark.py CONFIG CHECKPOINT --mode network --onnx model.onnx \
