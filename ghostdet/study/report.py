@@ -285,7 +285,7 @@ def results_table(study: Study) -> str:
     head = (['model', 'params (M)', f'GMACs {shape[0]}x{shape[1]}', 'bbox mAP', 'mAP@50'] +
             [f'AP {c}' for c in classes] + ['train img/s'] +
             [f'infer img/s b{b} {"AMP" if a else "fp32"}' for b, a in speeds] +
-            (['speed session'] if len(measured_in) > 1 else []) +
+            (['speed machine'] if len(measured_in) > 1 else []) +
             ['train wall time', 'status'])
     lines = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
     trained = [r for r in study.runs_ if r.done('train')]  # config order
@@ -426,8 +426,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
              ', fp32')]
     recorded = sessions(study)
     if recorded:
-        out.append('- sessions (the machines, one boot each, whose study processes trained and '
-                   'measured the runs):')
+        out.append('- machines (one boot each) whose study processes trained and measured the '
+                   'runs:')
         for number, (session, roles) in enumerate(recorded, 1):
             work = '; '.join(f'{role}: {", ".join(names)}' for role, names in roles.items())
             out.append(f'  {number}. {session["started"]}, {session["machine"]}'
@@ -435,8 +435,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
                        f'{session["versions"]}. {work}')
         measuring = sum(1 for _, roles in recorded if roles.get('measured'))
         if measuring > 1:
-            out.append(f'- speeds were measured in {measuring} sessions, each on its own '
-                       'machine: compare them within a session (table column "speed session")')
+            out.append(f'- speeds were measured on {measuring} machines: compare them within a '
+                       'machine (table column "speed machine")')
     else:
         out.append(f'- machine: {machine_description()}; mmcv {mmcv.__version__}, mmdet '
                    f'{mmdet.__version__}, torch {torch.__version__}')
@@ -476,8 +476,8 @@ def write_report(study: Study, path: Path, command: str, picture: Optional[Path]
                 f'![learning curves]({rel(curves)})', '']
     out += ['## Commands', '', '```', command, '```', '']
     if recorded:
-        out += ['The sessions above ran:', '', '```']
-        out += [f'{ran}  # session {number}'
+        out += ['The machines above ran:', '', '```']
+        out += [f'{ran}  # machine {number}'
                 for number, (session, _) in enumerate(recorded, 1)
                 for ran in session['commands']]
         out += ['```', '']

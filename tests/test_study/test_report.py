@@ -213,7 +213,7 @@ def _session(started, boot, gpu='NVIDIA H200, CUDA 13.0'):
 def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     """RetinaNets trained and measured in one device session, Faster R-CNNs in another: the
     report numbers the sessions, says which run each did and what command it ran, and marks
-    each row's speed session (speeds compare only within a session)."""
+    each row's speed machine (speeds compare only within one machine)."""
     other = tmp_path / 'faster_12e_synthetic.py'
     other.write_text(f"_base_ = '{Path(QUICKSTART).resolve()}'\n")
     study = _study(tmp_path, [QUICKSTART, str(other)])
@@ -236,15 +236,15 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
                                          measured=['retinanet_ghostnet-1.0x_fpn'])),
         ('2026-11-30 09:00:00 UTC', dict(trained=['faster'], measured=['faster']))]
     table = results_table(study).splitlines()
-    assert table[0].endswith('| speed session | train wall time | status |')
+    assert table[0].endswith('| speed machine | train wall time | status |')
     assert table[2].endswith('| 1 | 1 min 00 s | ok |')
     assert table[3].endswith('| 2 | 1 min 00 s | ok |')
     text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
     assert ('  1. 2026-11-24 10:00:00 UTC, 16-core x86_64 CPU (Xeon), torch 2.11.0+cu130, '
             'NVIDIA H200, CUDA 13.0, mmcv 2.1.0, mmdet 3.3.0. trained: '
             'retinanet_ghostnet-1.0x_fpn; measured: retinanet_ghostnet-1.0x_fpn') in text
-    assert 'speeds were measured in 2 sessions' in text
-    assert 'python tools/study.py X  # 2026-11-30 09:00:00 UTC  # session 2' in text
+    assert 'speeds were measured on 2 machines' in text
+    assert 'python tools/study.py X  # 2026-11-30 09:00:00 UTC  # machine 2' in text
     assert '- machine:' not in text  # the report's own machine measured nothing
     # each run's commands as it was trained (with --amp), not as the report stage was called
     assert text.count(' --amp') == 2 and '(the study runs them as library calls):' in text
@@ -260,10 +260,10 @@ def test_runs_of_two_sessions_are_reported_as_such(tmp_path):
     assert session['commands'] == ['python tools/study.py X  # 2026-11-24 10:00:00 UTC',
                                    'python tools/study.py X  # 2026-11-24 10:30:00 UTC']
     assert roles['measured'] == ['retinanet_ghostnet-1.0x_fpn', 'faster']
-    assert 'speed session' not in results_table(study)
+    assert 'speed machine' not in results_table(study)
     text = write_report(study, tmp_path / 'r.md', 'python tools/study.py --stages report')
     assert 'speeds were measured in' not in text and '  2. ' not in text
-    assert 'X  # 2026-11-24 10:30:00 UTC  # session 1' in text
+    assert 'X  # 2026-11-24 10:30:00 UTC  # machine 1' in text
 
 
 def test_report_refuses_other_overrides_than_the_runs_were_trained_with(tmp_path):

@@ -93,10 +93,10 @@ def test_report_table_holds_the_measured_numbers(study):
         assert cells[-1] == 'ok'
     assert '- epochs: 1' in text and '2 run(s) trained at once (sharing it), fp32' in text
     assert 'python tools/study.py ' in text
-    assert '- sessions (the machines, one boot each, whose study processes' in text
+    assert '- machines (one boot each) whose study processes' in text
     assert re.search(r'  1\. .+ trained: det-ghost, det-mnv3; measured: det-ghost, det-mnv3',
                      text)
-    assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # session 1', text)
+    assert re.search(r'python tools/study.py \S+det-ghost_1e_synthetic.py .+  # machine 1', text)
     assert re.search(r'python tools/train.py \S+det-ghost_1e_synthetic.py --work-dir', text)
     assert re.search(r'python tools/test.py \S+det-ghost_1e_synthetic.py \S+ --work-dir \S+ '
                      r'--out \S+/det-ghost_1e_synthetic/test_predictions.pkl', text)
