@@ -403,6 +403,21 @@ def test_test_tool_fuse_conv_bn_tests_the_folded_model(data_root, trained, teste
     assert_same_top_scores(folded, load_predictions(tested[1]))
 
 
+def test_test_tool_inference_options_test_the_model_as_it_runs_with_them(data_root, trained,
+                                                                        tested, tmp_path):
+    """The wiring of --channels-last (with --fuse-conv-bn): one hook folds, changes the
+    layout and checks both before the test loop, and the predictions keep their scores."""
+    out = tmp_path / 'options.pkl'
+    result = run_tool(['tools/test.py', CONFIG, trained / 'iter_8.pth', '--work-dir',
+                       tmp_path / 'w', '--out', out, '--fuse-conv-bn', '--channels-last']
+                      + options(data_root, **{'model.test_cfg.score_thr': 0.0}))
+    log = result.stdout + result.stderr
+    said = 'inference options: fuse_bn + channels_last; 80 BatchNorm layers folded'
+    assert said in log and log.index(said) < log.index('bbox_mAP_copypaste')
+    assert 'folded 80 BatchNorm layers into the convolutions' not in log  # folded once
+    assert_same_top_scores(load_predictions(out), load_predictions(tested[1]))
+
+
 def test_test_tool_tta_merges_each_image_with_its_flip_flipped_back(data_root, trained, tested,
                                                                    tmp_path):
     """``--tta`` (the quickstart config drops mmdet's COCO-scale one: each image and its
