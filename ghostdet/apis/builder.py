@@ -47,7 +47,8 @@ def load_config(config: ConfigLike,
 def build_detector(config: ConfigLike,
                    cfg_options: Optional[dict] = None,
                    checkpoint: Optional[str] = None,
-                   device: str = 'cpu') -> nn.Module:
+                   device: str = 'cpu',
+                   fold: bool = True) -> nn.Module:
     """Build the detector of an mmdet config in eval mode; no dataset is needed.
 
     Weights stay as the constructors leave them unless ``checkpoint`` is given (``init_cfg``
@@ -62,6 +63,8 @@ def build_detector(config: ConfigLike,
             fit the detector exactly is refused (``CheckpointMismatchError``). Defaults to
             None.
         device (str): Defaults to ``'cpu'``.
+        fold (bool): Fold re-parameterisable modules (GhostNetV3) after loading; False keeps
+            the training form (for a caller that loads its weights later). Defaults to True.
 
     Returns:
         nn.Module: The detector.
@@ -72,7 +75,8 @@ def build_detector(config: ConfigLike,
     model = build_model(cfg.model)
     if checkpoint is not None:  # all of its weights, or an error listing what does not fit
         load_checked_state_dict(model, checkpoint)
-    reparameterize(model)  # GhostNetV3: timed and counted as deployed (logged)
+    if fold:
+        reparameterize(model)  # GhostNetV3: timed and counted as deployed (logged)
     model.to(device)
     model.eval()
     return model

@@ -452,15 +452,16 @@ def export_detector(config,
     """
     from ..apis.builder import build_detector
     from ..models.synthetic_inputs import synthetic_batch
-    from ..models.utils import reparameterize
+    from ..models.utils import load_checked_state_dict, reparameterize
     from ..utils.checkpoint import load_local_checkpoint
 
     if not out.endswith('.onnx'):
         raise ValueError(f'the output must be an .onnx file, got {out}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    model = build_detector(config, cfg_options, checkpoint)  # all of the weights, or refuse
-    dense_head(model)  # a two-stage detector is refused
+    model = build_detector(config, cfg_options, fold=False)
+    dense_head(model)  # a two-stage detector is refused before its checkpoint is read
+    load_checked_state_dict(model, checkpoint)  # all of the weights, or refuse
     reparameterize(model)  # GhostNetV3: exported in its deploy form (logged)
     meta = load_local_checkpoint(checkpoint, map_location='cpu').get('meta') or {}
     classes = meta.get('dataset_meta', {}).get('classes')
