@@ -83,28 +83,42 @@ def test_light_coco_configs_keep_mmdet_rtmdet_tiny_recipe(config: Path):
 
 
 def test_light_bccd_configs_share_one_budget():
-    """The BCCD light detectors and their mmdet RTMDet-tiny peer differ in backbone, neck and
-    head only (their losses, priors and widths too are the same), and share the BCCD data,
-    schedule, runtime and seed of every BCCD config."""
+    """The BCCD light detectors and their mmdet peers (RTMDet-tiny, SSDLite-MobileNetV2) differ
+    in the model only (the light detectors and RTMDet-tiny also share losses, priors and
+    widths), and share the BCCD data, schedule, runtime and seed of every BCCD config."""
     configs = sorted(LIGHT_BCCD.glob('*.py'))
-    assert {p.name for p in configs} == {
-        f'rtmdet_{backbone}_ghost-pan_50e_bccd.py'
-        for backbone in ('ghostnet-0.5x', 'ghostnet-1.0x', 'ghostnet-v2-1.0x',
-                         'ghostnet-v3-1.0x', 'mobilenetv2', 'mobilenetv3-large')
-    } | {'rtmdet_tiny_50e_bccd.py'}
+    light = {f'rtmdet_{backbone}_ghost-pan_50e_bccd.py'
+             for backbone in ('ghostnet-0.5x', 'ghostnet-1.0x', 'ghostnet-v2-1.0x',
+                              'ghostnet-v3-1.0x', 'mobilenetv2', 'mobilenetv3-large')}
+    peers = {'rtmdet_tiny_50e_bccd.py', 'ssdlite_mobilenetv2_50e_bccd.py'}
+    assert {p.name for p in configs} == light | peers
     cfgs = {p.name: Config.fromfile(p) for p in configs}
     first = without_model_parts(cfgs['rtmdet_tiny_50e_bccd.py'])
     reference = Config.fromfile(REPO / 'configs' / 'bccd' /
                                 'retinanet_ghostnet-1.0x_fpn_50e_bccd.py')
+    tiny_head = cfgs['rtmdet_tiny_50e_bccd.py'].model.bbox_head
+    first.pop('model')
     for name, cfg in cfgs.items():
-        assert without_model_parts(cfg) == first, name
+        rest = without_model_parts(cfg)
+        model = rest.pop('model')
+        assert rest == first, name
+        if name != 'ssdlite_mobilenetv2_50e_bccd.py':  # RTMDet: its preprocessor, assigner
+            assert model == without_model_parts(cfgs['rtmdet_tiny_50e_bccd.py'])['model']
         head = cfg.model.bbox_head
-        assert head.num_classes == 3 and head.in_channels == cfg.model.neck.out_channels == 96
-        for key in ('loss_cls', 'loss_bbox', 'anchor_generator', 'stacked_convs'):
-            assert head[key] == cfgs['rtmdet_tiny_50e_bccd.py'].model.bbox_head[key], name
-        backbone = cfg.model.backbone
-        assert backbone.norm_cfg == dict(type='BN', requires_grad=True), name
-        assert backbone.get('norm_eval', False) is False and 'init_cfg' not in backbone, name
+        assert head.num_classes == 3, name
+        if name in light:
+            assert head.in_channels == cfg.model.neck.out_channels == 96, name
+            for key in ('loss_cls', 'loss_bbox', 'anchor_generator', 'stacked_convs'):
+                assert head[key] == tiny_head[key], name
+            backbone = cfg.model.backbone
+            assert backbone.norm_cfg == dict(type='BN', requires_grad=True), name
+            assert backbone.get('norm_eval', False) is False and 'init_cfg' not in backbone, name
+    from ghostdet.utils.config import config_file
+
+    ssdlite = Config.fromfile(config_file(
+        'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py')).model
+    ssdlite.bbox_head.num_classes = 3
+    assert cfgs['ssdlite_mobilenetv2_50e_bccd.py'].model == ssdlite  # mmdet's model, resolved
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
                 'optim_wrapper', 'param_scheduler', 'custom_hooks', 'randomness'):
         assert first[key] == reference.to_dict()[key], key
@@ -131,7 +145,8 @@ def test_config_builds_and_runs_loss_and_predict(config: Path):
         channels = [f.shape[1] for f in model.backbone(torch.rand(1, 3, 64, 64))]
     if hasattr(model.backbone, 'out_channels'):  # ghostdet's backbones declare theirs
         assert list(model.backbone.out_channels) == channels
-    assert list(model.neck.in_channels) == channels
+    if hasattr(model.neck, 'in_channels'):  # mmdet's SSDNeck keeps its own only in its layers
+        assert list(model.neck.in_channels) == channels
     check_channels(model)  # agrees: what train, test, demo and the tools check
     # and the checks train.py, test.py and the study make before a Runner exists
     check_config_channels(cfg, str(config))
