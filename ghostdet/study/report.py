@@ -381,12 +381,14 @@ def _relative(path: str) -> str:
 def check_trained_options(study: Study) -> None:
     """The report reads the setup from the configs with ``study.cfg_options``: refuse where a
     run was trained with other overrides (e.g. a report without the ``--cfg-options`` that
-    shortened the runs would claim the configs' full schedule)."""
+    shortened the runs would claim the configs' full schedule). The runs keep their options
+    as JSON, so they are compared as JSON: a tuple such as ``(320, 240)`` is kept as a list."""
+    asked = json.loads(json.dumps(study.cfg_options or {}))
     for run in study.runs_:
         if not run.train_done:
             continue
         trained_with = run.train_done.get('cfg_options') or {}
-        if trained_with != (study.cfg_options or {}):
+        if trained_with != asked:
             raise ValueError(
                 f'{run.name} was trained with --cfg-options {trained_with or "(none)"}, but the '
                 f'report is asked for {study.cfg_options or "(none)"}: pass the same options')

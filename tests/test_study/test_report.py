@@ -283,3 +283,14 @@ def test_report_refuses_other_overrides_than_the_runs_were_trained_with(tmp_path
     assert not (tmp_path / 'r.md').exists()
     study.cfg_options = {'train_cfg.max_epochs': 1}
     assert '- epochs: 1' in write_report(study, tmp_path / 'r.md', 'cmd')
+    # the runs keep their options as JSON: a size given as a tuple comes back as a list
+    study.cfg_options = {'train_cfg.max_epochs': 1,
+                         'test_dataloader.dataset.pipeline.1.scale': (320, 240)}
+    write_json(run.path('train_done.json'), dict(
+        checkpoint='x.pth', device='cpu', parallel=1, amp=False,
+        cfg_options=study.cfg_options))
+    assert '- epochs: 1' in write_report(study, tmp_path / 'r.md', 'cmd')
+    study.cfg_options = {'train_cfg.max_epochs': 1,
+                         'test_dataloader.dataset.pipeline.1.scale': (320, 256)}
+    with pytest.raises(ValueError, match='pass the same options'):
+        write_report(study, tmp_path / 'r.md', 'cmd')
