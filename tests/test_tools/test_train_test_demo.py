@@ -528,6 +528,10 @@ def test_test_and_demo_tools_run_the_onnx_file(data_root, tested, exported, tmp_
     result = run_tool(['tools/analysis/compare_predictions.py', tested[1], out])
     assert 'detections: 200 in results.pkl, 200 in onnx.pkl' in result.stdout
     assert 'without a twin: 0 in results.pkl, 0 in onnx.pkl' in result.stdout, result.stdout
+    # a detection without a twin is excused as a tie "at the cut" where its score is within the
+    # tolerance of the lowest kept one: all but a few ties at the 50th box must have a twin
+    twins = re.search(r'twins \(.*\): (\d+);', result.stdout)
+    assert twins and int(twins.group(1)) >= 190, result.stdout
     run_tool(['tools/demo.py', Path(data_root) / 'images', CONFIG, exported[1], '--out-dir',
               tmp_path / 'demo'])
     assert len(json.loads((tmp_path / 'demo' / 'predictions.json').read_text())) == 24
